@@ -55,6 +55,9 @@ type Event struct {
 	CategoryIDs     []int64
 	RRule           string    // RRULE with the non-standard NAME part removed; "" when none
 	Updated         time.Time // DTSTAMP
+	// RRuleName is the value of Kaltura's non-standard RRULE NAME part,
+	// kept aside for display; "" when none.
+	RRuleName string
 }
 
 // IsOccurrence reports whether the event is a concrete occurrence of a series.

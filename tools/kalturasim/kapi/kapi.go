@@ -147,3 +147,12 @@ type ICal interface {
 // (format=1), or as iCal when the request asked for format=ical and the
 // result implements ICal. A *Exception error becomes an HTTP-200 error body.
 type Action func(c Caller, p Params) (any, error)
+
+// IsNull reports whether key was sent as null (`key__null`, or a JSON null).
+func (p Params) IsNull(key string) bool {
+	_, ok := p[key+NullSuffix]
+	return ok
+}
+
+// NullSuffix marks a parameter sent as null: `name__null` (kaltura.md §0).
+const NullSuffix = "__null"

@@ -1,0 +1,85 @@
+# capturebox: build, test and run the lecture-capture box firmware.
+#
+#   make run        the box on HAL fakes against the local Kaltura simulator
+#   make test       everything CI checks (gofmt, vet, race, no-cgo, qemu arm64/armv7)
+#   make build      host binaries in bin/
+#   make build-arm  static ARM binaries (armv7, arm64) with sizes
+#   make image      hand over to the Buildroot tree
+#   make bench      benchmarks (kept out of make test)
+#   make soak       long runs: full-size crash, concurrency and fuzz soaks
+
+GO       ?= go
+PKG      := github.com/capturebox/capturebox
+VERSION  ?= $(shell git describe --always --dirty --tags 2>/dev/null || echo dev)
+LDFLAGS  := -X $(PKG)/firmware.Version=$(VERSION)
+BIN      := bin
+ENSURE   := scripts/ensure-tools.sh
+ARM_PKGS  = $(shell $(GO) list ./... | grep -v /tools/)
+
+export CAPTUREBOX_REQUIRE_NODE    ?= 1
+export CAPTUREBOX_REQUIRE_FFPROBE ?= 1
+
+.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/capturebox ./firmware/cmd/capturebox
+	$(GO) build -o $(BIN)/kalturasim ./tools/cmd/kalturasim
+
+# Static cgo builds for the Pi (platform.md): CXX must be set for
+# openh264's C++ bridge; netgo avoids the getaddrinfo warning.
+build-arm:
+	@$(ENSURE) cross qemu
+	@mkdir -p $(BIN)
+	CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ \
+		$(GO) build -tags netgo -trimpath -ldflags '-s -w $(LDFLAGS) -extldflags "-static"' \
+		-o $(BIN)/capturebox-linux-arm64 ./firmware/cmd/capturebox
+	CGO_ENABLED=1 GOOS=linux GOARCH=arm GOARM=7 CC=arm-linux-gnueabihf-gcc CXX=arm-linux-gnueabihf-g++ \
+		$(GO) build -tags netgo -trimpath -ldflags '-s -w $(LDFLAGS) -extldflags "-static"' \
+		-o $(BIN)/capturebox-linux-armv7 ./firmware/cmd/capturebox
+	@scripts/check-arm.sh $(BIN)/capturebox-linux-arm64 aarch64 $(BIN)/capturebox-linux-armv7 arm
+
+test: test-fmt test-vet test-race test-nocgo test-qemu
+	@echo "make test: all checks passed"
+
+tools:
+	@$(ENSURE) node ffmpeg
+
+test-fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+test-vet:
+	$(GO) vet ./...
+
+test-race: tools
+	$(GO) test -race -timeout 20m ./...
+
+# Everything that is not capture builds and tests without cgo.
+test-nocgo:
+	CGO_ENABLED=0 $(GO) build ./...
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build ./...
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build ./...
+
+# The test suite built for arm64 and armv7 and run under qemu-user
+# (binfmt_misc is not available, hence -exec).
+test-qemu: tools
+	@$(ENSURE) qemu
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -timeout 30m -exec qemu-aarch64-static $(ARM_PKGS)
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) test -timeout 30m -exec qemu-arm-static $(ARM_PKGS)
+
+run: build
+	@scripts/run-dev.sh
+
+image:
+	$(MAKE) -C buildroot
+
+bench: tools
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+soak: tools
+	CAPTUREBOX_SOAK=1 KALTURASIM_HEAVY=1 CAPTUREBOX_CRASH_KILLS=200 $(GO) test -race -timeout 90m ./...
+
+clean:
+	rm -rf $(BIN) out

@@ -1,0 +1,233 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/Eyevinn/mp4ff/avc"
+	"github.com/Eyevinn/mp4ff/mp4"
+
+	"github.com/capturebox/capturebox/hal"
+)
+
+// Timescale is the media timescale of the video track: 90 kHz, so that
+// common frame rates have whole-tick durations.
+const Timescale = 90000
+
+const videoTrackID = 1
+
+// ticks converts an offset from the media origin to Timescale units,
+// rounded to the nearest tick.
+func ticks(d time.Duration) uint64 {
+	if d < 0 {
+		return 0
+	}
+	ns := uint64(d)
+	return (ns*9 + 50000) / 100000
+}
+
+// ticksDuration converts Timescale units back to a duration.
+func ticksDuration(t uint64) time.Duration {
+	return time.Duration(t * 100000 / 9)
+}
+
+// pendingSample is a sample waiting for its fragment to be written.
+type pendingSample struct {
+	at   time.Time
+	dur  time.Duration // nominal, used when the next sample's time is unknown
+	key  bool
+	data []byte // length-prefixed NAL units
+}
+
+// fmp4Writer writes one fragmented MP4 file: an init segment (ftyp and
+// moov with mvex), then a moof+mdat fragment per FragmentDuration. Each
+// write is followed by fsync, so the file on disk always ends at a fragment
+// boundary or inside the fragment being written (which Recover cuts off).
+//
+// Sample timing: the media origin (decode time 0) is the capture time of
+// the first sample; every sample's decode time is its capture time minus
+// the origin, in Timescale ticks, and its duration is the difference to the
+// next sample's decode time. The last sample of a fragment written before
+// the next sample is known (at a signal loss, or when closing) gets its
+// nominal duration; after a signal gap the next fragment's tfdt jumps to
+// the capture time of its first sample, so media time stays wall-clock
+// time since the origin and the gap shows as a hole in the timeline.
+type fmp4Writer struct {
+	f        *os.File
+	path     string
+	fragDur  time.Duration
+	origin   time.Time
+	seq      uint32
+	pending  []pendingSample
+	bytes    int64
+	end      time.Time // capture time at which the written media ends
+	sps, pps []byte
+	samples  int
+}
+
+// createFMP4 creates path (which must not exist), writes the init segment
+// built from the parameter sets of the key sample first, and fsyncs the
+// file and its directory.
+func createFMP4(path string, first hal.Sample, fragDur time.Duration) (*fmp4Writer, error) {
+	spss, ppss := avc.GetParameterSetsFromByteStream(first.Data)
+	if len(spss) == 0 || len(ppss) == 0 {
+		return nil, errors.New("create recording: first key frame has no SPS/PPS")
+	}
+	init := mp4.CreateEmptyInit()
+	init.Moov.Mvhd.Timescale = Timescale
+	init.Moov.Mvhd.CreationTime = mp4Time(first.At)
+	init.Moov.Mvhd.ModificationTime = init.Moov.Mvhd.CreationTime
+	trak := init.AddEmptyTrack(Timescale, "video", "und")
+	if err := trak.SetAVCDescriptor("avc1", spss, ppss, true); err != nil {
+		return nil, fmt.Errorf("create recording: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := init.Encode(&buf); err != nil {
+		return nil, fmt.Errorf("create recording: encode init segment: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("create recording: %w", err)
+	}
+	w := &fmp4Writer{f: f, path: path, fragDur: fragDur, origin: first.At, seq: 1, sps: spss[0], pps: ppss[0]}
+	if err := w.writeSync(buf.Bytes()); err != nil {
+		f.Close()
+		os.Remove(path)
+		return nil, fmt.Errorf("create recording: write init segment: %w", err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("create recording: %w", err)
+	}
+	return w, nil
+}
+
+// mp4Time converts t to seconds since 1904-01-01 UTC.
+func mp4Time(t time.Time) uint64 {
+	const epochDiff = 2082844800 // seconds from 1904 to 1970
+	s := t.Unix() + epochDiff
+	if s < 0 {
+		return 0
+	}
+	return uint64(s)
+}
+
+func (w *fmp4Writer) writeSync(b []byte) error {
+	n, err := w.f.Write(b)
+	w.bytes += int64(n)
+	if err != nil {
+		return err
+	}
+	return w.f.Sync()
+}
+
+// add queues a video sample, writing the pending fragment first when the
+// sample begins a new one.
+func (w *fmp4Writer) add(s hal.Sample) error {
+	if len(w.pending) > 0 && s.At.Sub(w.pending[0].at) >= w.fragDur {
+		if err := w.flush(s.At); err != nil {
+			return err
+		}
+	}
+	w.pending = append(w.pending, pendingSample{at: s.At, dur: s.Duration, key: s.Key, data: toAVCC(s.Data)})
+	return nil
+}
+
+// toAVCC converts an Annex B access unit to length-prefixed NAL units,
+// leaving out parameter sets (they are in the sample entry) and access
+// unit delimiters.
+func toAVCC(annexB []byte) []byte {
+	var out []byte
+	for _, nalu := range avc.ExtractNalusFromByteStream(annexB) {
+		if len(nalu) == 0 {
+			continue
+		}
+		switch avc.GetNaluType(nalu[0]) {
+		case avc.NALU_SPS, avc.NALU_PPS, avc.NALU_AUD:
+			continue
+		}
+		n := len(nalu)
+		out = append(out, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		out = append(out, nalu...)
+	}
+	return out
+}
+
+// flush writes the pending samples as one fragment and fsyncs. next is
+// the capture time of the sample that follows, or the zero time when it is
+// not known (the last sample then gets its nominal duration).
+func (w *fmp4Writer) flush(next time.Time) error {
+	if len(w.pending) == 0 {
+		return nil
+	}
+	frag, err := mp4.CreateFragment(w.seq, videoTrackID)
+	if err != nil {
+		return fmt.Errorf("write fragment: %w", err)
+	}
+	for i, p := range w.pending {
+		start := ticks(p.at.Sub(w.origin))
+		var end uint64
+		switch {
+		case i+1 < len(w.pending):
+			end = ticks(w.pending[i+1].at.Sub(w.origin))
+		case !next.IsZero():
+			end = ticks(next.Sub(w.origin))
+		default:
+			end = ticks(p.at.Add(p.dur).Sub(w.origin))
+		}
+		if end <= start {
+			end = start + 1
+		}
+		flags := mp4.NonSyncSampleFlags
+		if p.key {
+			flags = mp4.SyncSampleFlags
+		}
+		frag.AddFullSample(mp4.FullSample{
+			Sample:     mp4.Sample{Flags: flags, Dur: uint32(end - start), Size: uint32(len(p.data))},
+			DecodeTime: start,
+			Data:       p.data,
+		})
+		w.end = w.origin.Add(ticksDuration(end))
+	}
+	var buf bytes.Buffer
+	if err := frag.Encode(&buf); err != nil {
+		return fmt.Errorf("encode fragment %d: %w", w.seq, err)
+	}
+	if err := w.writeSync(buf.Bytes()); err != nil {
+		return fmt.Errorf("write fragment %d: %w", w.seq, err)
+	}
+	w.samples += len(w.pending)
+	w.seq++
+	w.pending = w.pending[:0]
+	return nil
+}
+
+// gap ends the current run of samples: the pending fragment is written
+// with the nominal duration of its last sample.
+func (w *fmp4Writer) gap() error { return w.flush(time.Time{}) }
+
+// close writes what is pending, fsyncs and closes the file.
+func (w *fmp4Writer) close() error {
+	err := w.flush(time.Time{})
+	if cerr := w.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close recording: %w", cerr)
+	}
+	return err
+}
+
+// syncDir fsyncs a directory, making renames and creations in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,595 @@
+// Package capture records the capture input to files: the recording
+// lifecycle of design.md §2 "Recording".
+//
+// A Recorder owns one capture stream, opened when the first recording
+// starts and closed when the last one stops, and fans its samples out to
+// any number of concurrent recordings. Overlapping events each get their
+// own file from their own start to their own end, cut from the same
+// capture. Every recording begins on a key frame: starting one asks the
+// stream for a key frame (hal.Stream.RequestKeyFrame) and skips samples
+// until it comes.
+//
+// Files are fragmented MP4 (H.264 in avc1, 90 kHz timescale): an init
+// segment, then one moof+mdat fragment per FragmentDuration, each written
+// and fsynced, under <dir>/<id>.part.mp4. A crash or a pulled plug loses at
+// most the fragment being collected (about FragmentDuration) and leaves a
+// playable prefix that Recover closes after the reboot. Stop writes the
+// last fragment, fsyncs, renames the file to <dir>/<id>.mp4 and fsyncs the
+// directory before it returns; only then may the caller publish the
+// recording to the upload queue. Next to each file a sidecar,
+// <dir>/<id>.json (see Sidecar), carries the recording's Meta and state.
+//
+// When the signal is lost the recorder reports it (Config.OnHealth,
+// Recorder.Health), keeps the recordings open, retries every RetryInterval
+// and records again from the first key frame after the signal returns. In
+// the file, media time is capture time since the recording's first frame:
+// the frame before the loss keeps its nominal duration and the fragment
+// after the gap starts (tfdt) at the capture time of its first frame, so
+// the gap is a hole in the timeline of the same length as the outage, and
+// the sidecar's Parts list the continuous spans.
+//
+// Audio samples are not recorded yet; the hal.Stream contract does not
+// describe the audio format that an MP4 sample entry needs.
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/capturebox/capturebox/hal"
+)
+
+// Errors returned by the Recorder.
+var (
+	// ErrNoMedia: the recording ended before any frame was recorded; there
+	// is no file (the sidecar says StateEmpty).
+	ErrNoMedia = errors.New("capture: recording has no media")
+	// ErrUnknownRecording: no running recording has that id.
+	ErrUnknownRecording = errors.New("capture: no such recording")
+	// ErrExists: a recording with that id is running or has files in the
+	// directory.
+	ErrExists = errors.New("capture: recording already exists")
+	// ErrInvalidID: the id cannot name a file.
+	ErrInvalidID = errors.New("capture: invalid recording id")
+	// ErrClosed: the Recorder was closed.
+	ErrClosed = errors.New("capture: recorder closed")
+)
+
+// Config configures a Recorder.
+type Config struct {
+	// Dir is where recordings and sidecars are written. It must exist.
+	Dir string
+	// Source is the capture input.
+	Source hal.CaptureSource
+	// Clock gives the current time; nil means time.Now.
+	Clock func() time.Time
+	// Logger receives the recorder's log; nil discards it.
+	Logger *slog.Logger
+	// FragmentDuration is how much media each fragment holds, and so
+	// about how much a crash can lose; default 1 s.
+	FragmentDuration time.Duration
+	// RetryInterval is how long the recorder waits before opening the
+	// source again after it failed or lost its signal; default 1 s.
+	RetryInterval time.Duration
+	// OnHealth, if set, is called on every change of capture health, from
+	// the recorder's capture goroutine. It must not block for long nor
+	// call the Recorder.
+	OnHealth func(Health)
+}
+
+// Health is the state of the capture input while recording.
+type Health struct {
+	// Signal is true while the capture stream delivers samples.
+	Signal bool
+	// Err says why there is no signal (it wraps hal.ErrNoSignal when the
+	// input is unplugged).
+	Err error
+	// Since is when this state began.
+	Since time.Time
+}
+
+// Result describes a closed recording.
+type Result struct {
+	ID   string
+	Meta Meta
+	// Path is the closed media file, <dir>/<id>.mp4; empty when the
+	// recording has no media.
+	Path string
+	// Sidecar is the path of the sidecar JSON.
+	Sidecar string
+	// Start and End are the capture times of the start of the first frame
+	// and the end of the last frame in the file.
+	Start, End time.Time
+	// Bytes is the size of the file.
+	Bytes int64
+	// Duration is the media duration, End-Start (signal gaps included).
+	Duration time.Duration
+	// Parts are the spans of continuous media.
+	Parts []Span
+}
+
+// Status is a running recording as the console shows it.
+type Status struct {
+	ID   string
+	Meta Meta
+	// Waiting is true until the first frame is written, and again after a
+	// signal loss until the next key frame.
+	Waiting bool
+	// Start is the capture time of the first frame; zero while none.
+	Start time.Time
+	// End is the capture time of the end of the last frame received.
+	End     time.Time
+	Frames  int
+	Bytes   int64
+	Started time.Time // when Start was called
+	Err     error     // a write error that ended the recording early
+}
+
+// Recorder records the capture input. Its methods are safe for concurrent
+// use.
+type Recorder struct {
+	cfg   Config
+	clock func() time.Time
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	recs     map[string]*Recording
+	stream   hal.Stream // the open stream, nil when none
+	cancel   context.CancelFunc
+	loopDone chan struct{} // closed when the capture goroutine has exited
+	health   Health
+	closed   bool
+}
+
+// New returns a Recorder. It opens nothing until a recording starts. Call
+// Recover on the directory first, so that recordings interrupted by a
+// crash are closed.
+func New(cfg Config) (*Recorder, error) {
+	if cfg.Source == nil {
+		return nil, errors.New("capture: no source")
+	}
+	fi, err := os.Stat(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("capture: recordings dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("capture: recordings dir %s is not a directory", cfg.Dir)
+	}
+	if cfg.FragmentDuration <= 0 {
+		cfg.FragmentDuration = time.Second
+	}
+	if cfg.RetryInterval <= 0 {
+		cfg.RetryInterval = time.Second
+	}
+	r := &Recorder{
+		cfg:   cfg,
+		clock: cfg.Clock,
+		log:   cfg.Logger,
+		recs:  make(map[string]*Recording),
+	}
+	if r.clock == nil {
+		r.clock = time.Now
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	return r, nil
+}
+
+// Recording is one running recording.
+type Recording struct {
+	id      string
+	meta    Meta
+	dir     string
+	started time.Time
+	rec     *Recorder
+
+	mu        sync.Mutex
+	w         *fmp4Writer
+	needKey   bool
+	stopped   bool
+	err       error
+	parts     []Span
+	spanStart time.Time // start of the current span; zero between spans
+	lastEnd   time.Time
+}
+
+// ID returns the recording's id.
+func (rc *Recording) ID() string { return rc.id }
+
+// Status returns the recording's progress.
+func (rc *Recording) Status() Status {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	st := Status{ID: rc.id, Meta: rc.meta, Waiting: rc.needKey, End: rc.lastEnd, Started: rc.started, Err: rc.err}
+	if rc.w != nil {
+		st.Start = rc.w.origin
+		st.Frames = rc.w.samples + len(rc.w.pending)
+		st.Bytes = rc.w.bytes
+	}
+	return st
+}
+
+// ValidID reports whether id can name a recording: 1 to 128 characters
+// from A–Z, a–z, 0–9, '-', '_' and '.', not starting with '.'.
+func ValidID(id string) bool {
+	if id == "" || len(id) > 128 || id[0] == '.' {
+		return false
+	}
+	for _, c := range []byte(id) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func partPath(dir, id string) string  { return filepath.Join(dir, id+".part.mp4") }
+func finalPath(dir, id string) string { return filepath.Join(dir, id+".mp4") }
+
+// Start starts recording id. The sidecar is written before Start returns;
+// the file is created at the first key frame. Start succeeds without a
+// signal: the recording waits for it.
+func (r *Recorder) Start(id string, meta Meta) (*Recording, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("start %q: %w", id, ErrInvalidID)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, fmt.Errorf("start %s: %w", id, ErrClosed)
+	}
+	if _, ok := r.recs[id]; ok {
+		return nil, fmt.Errorf("start %s: %w", id, ErrExists)
+	}
+	for _, p := range []string{partPath(r.cfg.Dir, id), finalPath(r.cfg.Dir, id), SidecarPath(r.cfg.Dir, id)} {
+		if _, err := os.Lstat(p); err == nil {
+			return nil, fmt.Errorf("start %s: %s: %w", id, filepath.Base(p), ErrExists)
+		}
+	}
+	rc := &Recording{id: id, meta: meta, dir: r.cfg.Dir, started: r.clock(), rec: r, needKey: true}
+	if err := writeSidecar(r.cfg.Dir, rc.sidecarLocked(StateRecording)); err != nil {
+		return nil, fmt.Errorf("start %s: %w", id, err)
+	}
+	r.recs[id] = rc
+	if r.cancel == nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		prev := r.loopDone
+		done := make(chan struct{})
+		r.cancel, r.loopDone = cancel, done
+		go r.run(ctx, prev, done)
+	} else if r.stream != nil {
+		r.stream.RequestKeyFrame()
+	}
+	r.log.Info("recording started", "id", id, "event", meta.EventID, "part", meta.Part)
+	return rc, nil
+}
+
+// Stop stops recording id and closes its file: the last fragment is
+// written, the file fsynced, renamed to <id>.mp4 and the directory fsynced,
+// and the sidecar updated, all before Stop returns. A recording that got no
+// frame returns its Result (without Path) and ErrNoMedia. When it was the
+// last recording, the capture stream is closed before Stop returns.
+func (r *Recorder) Stop(id string) (Result, error) {
+	r.mu.Lock()
+	rc, ok := r.recs[id]
+	if !ok {
+		r.mu.Unlock()
+		return Result{}, fmt.Errorf("stop %q: %w", id, ErrUnknownRecording)
+	}
+	delete(r.recs, id)
+	var done chan struct{}
+	if len(r.recs) == 0 && r.cancel != nil {
+		r.cancel()
+		r.cancel = nil
+		done = r.loopDone
+	}
+	r.mu.Unlock()
+
+	res, err := rc.finish()
+	if done != nil {
+		<-done
+	}
+	if err != nil && !errors.Is(err, ErrNoMedia) {
+		r.log.Error("recording stopped with an error", "id", id, "err", err)
+	} else {
+		r.log.Info("recording stopped", "id", id, "duration", res.Duration, "bytes", res.Bytes)
+	}
+	return res, err
+}
+
+// Recordings returns the status of the running recordings.
+func (r *Recorder) Recordings() []Status {
+	r.mu.Lock()
+	recs := make([]*Recording, 0, len(r.recs))
+	for _, rc := range r.recs {
+		recs = append(recs, rc)
+	}
+	r.mu.Unlock()
+	out := make([]Status, len(recs))
+	for i, rc := range recs {
+		out[i] = rc.Status()
+	}
+	return out
+}
+
+// Health returns the capture health last seen. Before any recording it
+// reports a signal (nothing is known to be wrong).
+func (r *Recorder) Health() Health {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h := r.health
+	if h.Since.IsZero() {
+		h.Signal = true
+	}
+	return h
+}
+
+// Close stops every running recording (see Stop) and refuses new ones.
+// It returns the results of the recordings it stopped.
+func (r *Recorder) Close() ([]Result, error) {
+	r.mu.Lock()
+	r.closed = true
+	ids := make([]string, 0, len(r.recs))
+	for id := range r.recs {
+		ids = append(ids, id)
+	}
+	r.mu.Unlock()
+	var results []Result
+	var errs []error
+	for _, id := range ids {
+		res, err := r.Stop(id)
+		results = append(results, res)
+		if err != nil && !errors.Is(err, ErrNoMedia) && !errors.Is(err, ErrUnknownRecording) {
+			errs = append(errs, err)
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+// run is the capture goroutine: it opens the source, pumps samples to the
+// recordings, and on failure reports it, marks a gap and retries, until
+// ctx ends. It waits for the previous capture goroutine to release the
+// source first.
+func (r *Recorder) run(ctx context.Context, prev <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-ctx.Done():
+			return
+		}
+	}
+	for ctx.Err() == nil {
+		s, err := r.cfg.Source.Open(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.setHealth(false, fmt.Errorf("open capture: %w", err))
+			if !sleep(ctx, r.cfg.RetryInterval) {
+				return
+			}
+			continue
+		}
+		r.mu.Lock()
+		r.stream = s
+		// Recordings started while the stream was being opened wait for
+		// a key frame; the stream's first sample is one.
+		r.mu.Unlock()
+		n, err := r.pump(ctx, s)
+		r.mu.Lock()
+		r.stream = nil
+		r.mu.Unlock()
+		if cerr := s.Close(); cerr != nil {
+			r.log.Warn("closing capture stream", "err", cerr)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.gapAll()
+		r.setHealth(false, fmt.Errorf("capture: %w", err))
+		if n == 0 && !sleep(ctx, r.cfg.RetryInterval) {
+			return
+		}
+	}
+}
+
+// pump moves samples from s to the recordings until Next fails; it
+// returns how many samples it moved.
+func (r *Recorder) pump(ctx context.Context, s hal.Stream) (int, error) {
+	var recs []*Recording
+	for n := 0; ; n++ {
+		smp, err := s.Next(ctx)
+		if err != nil {
+			return n, err
+		}
+		if n == 0 {
+			r.setHealth(true, nil)
+		}
+		r.mu.Lock()
+		recs = recs[:0]
+		for _, rc := range r.recs {
+			recs = append(recs, rc)
+		}
+		r.mu.Unlock()
+		for _, rc := range recs {
+			rc.write(smp)
+		}
+	}
+}
+
+func (r *Recorder) gapAll() {
+	r.mu.Lock()
+	recs := make([]*Recording, 0, len(r.recs))
+	for _, rc := range r.recs {
+		recs = append(recs, rc)
+	}
+	r.mu.Unlock()
+	for _, rc := range recs {
+		rc.gap()
+	}
+}
+
+func (r *Recorder) setHealth(signal bool, err error) {
+	r.mu.Lock()
+	old := r.health
+	// Report changes of state, and of the kind of fault (no signal or
+	// something else), not every retry.
+	if !old.Since.IsZero() && old.Signal == signal && errors.Is(old.Err, hal.ErrNoSignal) == errors.Is(err, hal.ErrNoSignal) {
+		r.mu.Unlock()
+		return
+	}
+	h := Health{Signal: signal, Err: err, Since: r.clock()}
+	r.health = h
+	r.mu.Unlock()
+	if signal {
+		r.log.Info("capture signal ok")
+	} else {
+		r.log.Warn("capture signal lost", "err", err)
+	}
+	if r.cfg.OnHealth != nil {
+		r.cfg.OnHealth(h)
+	}
+}
+
+// sleep waits for d or until ctx ends; it reports whether ctx is still
+// live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// write adds one sample to the recording.
+func (rc *Recording) write(s hal.Sample) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.stopped || rc.err != nil || s.Kind != hal.Video {
+		return
+	}
+	if rc.needKey && !s.Key {
+		return
+	}
+	if rc.w == nil {
+		w, err := createFMP4(partPath(rc.dir, rc.id), s, rc.rec.cfg.FragmentDuration)
+		if err != nil {
+			rc.failLocked(err)
+			return
+		}
+		rc.w = w
+		if err := writeSidecar(rc.dir, rc.sidecarLocked(StateRecording)); err != nil {
+			rc.failLocked(err)
+			return
+		}
+	}
+	if rc.needKey {
+		rc.needKey = false
+		rc.spanStart = s.At
+	}
+	if err := rc.w.add(s); err != nil {
+		rc.failLocked(err)
+		return
+	}
+	rc.lastEnd = s.At.Add(s.Duration)
+}
+
+func (rc *Recording) failLocked(err error) {
+	rc.err = fmt.Errorf("recording %s: %w", rc.id, err)
+	rc.rec.log.Error("recording failed; it keeps what it has", "id", rc.id, "err", err)
+}
+
+// gap ends the current span after a signal loss.
+func (rc *Recording) gap() {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.needKey = true
+	if rc.stopped || rc.w == nil || rc.err != nil {
+		return
+	}
+	if err := rc.w.gap(); err != nil {
+		rc.failLocked(err)
+	}
+	rc.endSpanLocked()
+}
+
+func (rc *Recording) endSpanLocked() {
+	if rc.spanStart.IsZero() || rc.w == nil {
+		return
+	}
+	rc.parts = append(rc.parts, Span{Start: rc.spanStart, End: rc.w.end})
+	rc.spanStart = time.Time{}
+}
+
+// sidecarLocked describes the recording in state st.
+func (rc *Recording) sidecarLocked(st State) Sidecar {
+	sc := Sidecar{ID: rc.id, Meta: rc.meta, State: st}
+	switch st {
+	case StateRecording:
+		sc.File = filepath.Base(partPath(rc.dir, rc.id))
+	case StateClosed:
+		sc.File = filepath.Base(finalPath(rc.dir, rc.id))
+	}
+	if rc.w != nil {
+		sc.MediaStart = rc.w.origin
+		if !rc.w.end.IsZero() {
+			sc.MediaEnd = rc.w.end
+			sc.Duration = rc.w.end.Sub(rc.w.origin)
+		}
+		sc.Bytes = rc.w.bytes
+	}
+	sc.Parts = append([]Span(nil), rc.parts...)
+	if rc.err != nil {
+		sc.Error = rc.err.Error()
+	}
+	return sc
+}
+
+// finish closes the recording's file and publishes it.
+func (rc *Recording) finish() (Result, error) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	rc.stopped = true
+	res := Result{ID: rc.id, Meta: rc.meta, Sidecar: SidecarPath(rc.dir, rc.id)}
+	if rc.w == nil {
+		sc := rc.sidecarLocked(StateEmpty)
+		err := writeSidecar(rc.dir, sc)
+		if rc.err != nil {
+			return res, errors.Join(rc.err, err)
+		}
+		return res, errors.Join(fmt.Errorf("stop %s: %w", rc.id, ErrNoMedia), err)
+	}
+	errs := []error{rc.err}
+	if err := rc.w.close(); err != nil {
+		errs = append(errs, err)
+	}
+	rc.endSpanLocked()
+	if err := os.Rename(rc.w.path, finalPath(rc.dir, rc.id)); err != nil {
+		errs = append(errs, fmt.Errorf("stop %s: %w", rc.id, err))
+		return res, errors.Join(errs...)
+	}
+	if err := syncDir(rc.dir); err != nil {
+		errs = append(errs, fmt.Errorf("stop %s: %w", rc.id, err))
+	}
+	sc := rc.sidecarLocked(StateClosed)
+	if err := writeSidecar(rc.dir, sc); err != nil {
+		errs = append(errs, err)
+	}
+	res.Path = finalPath(rc.dir, rc.id)
+	res.Start, res.End = sc.MediaStart, sc.MediaEnd
+	res.Bytes, res.Duration, res.Parts = sc.Bytes, sc.Duration, sc.Parts
+	return res, errors.Join(errs...)
+}

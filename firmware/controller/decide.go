@@ -1,0 +1,490 @@
+// Package controller is the box's state machine: it decides, from the
+// schedule, the button, the capture health, the clock's trust and the
+// current time, which recordings must run, what the LED shows and what the
+// display says (design.md §2). The decisions are pure functions of
+// (State, inputs, now); Loop applies them to the devices.
+package controller
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/capturebox/capturebox/hal"
+	"github.com/capturebox/capturebox/sync/schedule"
+)
+
+// AdHocKey is the occurrence key of a button-started recording.
+const AdHocKey = "adhoc"
+
+// Policy holds the settings that shape decisions.
+type Policy struct {
+	PrePadding, PostPadding time.Duration // around scheduled recordings
+	AdHocMax                time.Duration // an ad-hoc recording stops after this
+	Ack                     time.Duration // length of the acknowledge blink (default 400ms)
+	Warn                    time.Duration // slow blink this long before a start (default 1m)
+}
+
+func (p Policy) ack() time.Duration {
+	if p.Ack <= 0 {
+		return 400 * time.Millisecond
+	}
+	return p.Ack
+}
+
+func (p Policy) warn() time.Duration {
+	if p.Warn <= 0 {
+		return time.Minute
+	}
+	return p.Warn
+}
+
+func (p Policy) adHocMax() time.Duration {
+	if p.AdHocMax <= 0 {
+		return 2 * time.Hour
+	}
+	return p.AdHocMax
+}
+
+// Rec is a recording that is running.
+type Rec struct {
+	ID      string              `json:"id"`
+	Occ     schedule.Occurrence `json:"occ"` // for ad-hoc: Key AdHocKey, title and times set by the box
+	Part    int                 `json:"part"`
+	Started time.Time           `json:"started"`
+}
+
+// AdHoc reports whether r was started by the button.
+func (r Rec) AdHoc() bool { return r.Occ.Key == AdHocKey }
+
+// State is everything the controller remembers. It is persisted after every
+// change so that a restart knows which events were stopped early and how many
+// parts each event already has.
+type State struct {
+	Running map[string]Rec  `json:"running"` // by occurrence key (AdHocKey for ad-hoc)
+	Stopped map[string]bool `json:"stopped"` // occurrence keys stopped early by a long press
+	Parts   map[string]int  `json:"parts"`   // occurrence key → parts started so far
+	AckTill time.Time       `json:"ack_till"`
+	Seq     int             `json:"seq"` // ad-hoc recordings started, for unique ids
+}
+
+// NewState returns an empty state.
+func NewState() State {
+	return State{Running: map[string]Rec{}, Stopped: map[string]bool{}, Parts: map[string]int{}}
+}
+
+// Clone returns a deep copy, so decisions never alias their input.
+func (s State) Clone() State {
+	c := NewState()
+	for k, v := range s.Running {
+		c.Running[k] = v
+	}
+	for k, v := range s.Stopped {
+		c.Stopped[k] = v
+	}
+	for k, v := range s.Parts {
+		c.Parts[k] = v
+	}
+	c.AckTill, c.Seq = s.AckTill, s.Seq
+	return c
+}
+
+// Inputs are the facts a decision depends on besides the state.
+type Inputs struct {
+	Now     time.Time
+	Trusted bool                  // the clock is trustworthy
+	Occs    []schedule.Occurrence // the schedule (the last good one)
+	Faults  []Fault               // faults that need a person
+}
+
+// Fault is a condition that needs a person: no capture signal, disk full,
+// clock not set, credentials refused, upload backlog stuck.
+type Fault struct {
+	Source string // "capture", "disk", "clock", "upload", "sync", ...
+	Text   string // short words for the display and console
+}
+
+// ActionKind is what an Action asks of the recorder.
+type ActionKind int
+
+const (
+	// Start a recording.
+	Start ActionKind = iota + 1
+	// Stop a recording and publish it to the upload queue.
+	Stop
+	// Hold: stop a recording and keep the file on the box, not uploaded
+	// (its event was cancelled or removed while recording).
+	Hold
+)
+
+func (k ActionKind) String() string {
+	switch k {
+	case Start:
+		return "start"
+	case Stop:
+		return "stop"
+	case Hold:
+		return "hold"
+	}
+	return fmt.Sprintf("action(%d)", int(k))
+}
+
+// Action is one thing the loop must do.
+type Action struct {
+	Kind ActionKind
+	Rec  Rec
+	Why  string
+}
+
+// RecordingID names a recording: unique across parts and restarts, safe as a
+// file name.
+func RecordingID(key string, part int, start time.Time) string {
+	safe := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			return r
+		}
+		return '_'
+	}, key)
+	return fmt.Sprintf("%s-p%d-%s", safe, part, start.UTC().Format("20060102T150405Z"))
+}
+
+// inWindow reports whether o should be recording at now, padding included.
+func (p Policy) inWindow(o schedule.Occurrence, now time.Time) bool {
+	return !now.Before(o.Start.Add(-p.PrePadding)) && now.Before(o.End.Add(p.PostPadding))
+}
+
+// Order sorts occurrences the way the box picks "the one event" (kaltura.md §8):
+// PRIORITY (higher first), then earliest start, then lowest id.
+func Order(occs []schedule.Occurrence) {
+	sort.SliceStable(occs, func(i, j int) bool {
+		a, b := occs[i], occs[j]
+		if a.Priority != b.Priority {
+			return a.Priority > b.Priority
+		}
+		if !a.Start.Equal(b.Start) {
+			return a.Start.Before(b.Start)
+		}
+		if a.EventID != b.EventID {
+			return a.EventID < b.EventID
+		}
+		return a.Key < b.Key
+	})
+}
+
+// due returns the recordable occurrences in their window at now, in Order.
+func (p Policy) due(occs []schedule.Occurrence, now time.Time) []schedule.Occurrence {
+	var out []schedule.Occurrence
+	for _, o := range occs {
+		if o.Recordable() && p.inWindow(o, now) {
+			out = append(out, o)
+		}
+	}
+	Order(out)
+	return out
+}
+
+// find returns the current version of a running recording's occurrence:
+// by key, or, when a series edit gave the occurrence a new id, by series and
+// start time.
+func find(occs []schedule.Occurrence, r Rec) (schedule.Occurrence, bool) {
+	for _, o := range occs {
+		if o.Key == r.Occ.Key {
+			return o, true
+		}
+	}
+	if r.Occ.ParentID != 0 {
+		for _, o := range occs {
+			if o.ParentID == r.Occ.ParentID && o.Start.Equal(r.Occ.Start) {
+				return o, true
+			}
+		}
+	}
+	return schedule.Occurrence{}, false
+}
+
+// Reconcile is the scheduled-recording decision: which recordings to start
+// and stop at in.Now. It returns the new state and the actions, in order
+// (stops before starts). Without a trusted clock no scheduled recording
+// starts or stops; ad-hoc recordings still stop at their maximum length.
+func (p Policy) Reconcile(s State, in Inputs) (State, []Action) {
+	s = s.Clone()
+	var acts []Action
+	now := in.Now
+
+	keys := make([]string, 0, len(s.Running))
+	for k := range s.Running {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		r := s.Running[k]
+		if r.AdHoc() {
+			if !now.Before(r.Started.Add(p.adHocMax())) {
+				delete(s.Running, k)
+				acts = append(acts, Action{Stop, r, "ad-hoc maximum length reached"})
+			}
+			continue
+		}
+		if !in.Trusted {
+			continue
+		}
+		o, ok := find(in.Occs, r)
+		switch {
+		case !ok:
+			delete(s.Running, k)
+			acts = append(acts, Action{Hold, r, "event removed from the schedule"})
+		case o.Status != schedule.StatusActive || o.Type != schedule.TypeRecord:
+			delete(s.Running, k)
+			r.Occ = o
+			acts = append(acts, Action{Hold, r, "event cancelled"})
+		case !p.inWindow(o, now):
+			delete(s.Running, k)
+			acts = append(acts, Action{Stop, r, "event ended"})
+		default:
+			// Follow the event (its end may have moved, its key may have
+			// changed); the recording keeps its id.
+			snapshot := r.Occ
+			r.Occ = o
+			r.Occ.TemplateEntryID = firstNonEmpty(snapshot.TemplateEntryID, o.TemplateEntryID)
+			if o.Key != k {
+				delete(s.Running, k)
+				if n, ok := s.Parts[k]; ok {
+					s.Parts[o.Key] = max(s.Parts[o.Key], n)
+				}
+			}
+			s.Running[o.Key] = r
+		}
+	}
+
+	// Forget early stops and part counts of events that are over (only with
+	// a trusted clock: "over" means nothing without one).
+	if in.Trusted {
+		for k := range s.Stopped {
+			if !anyInWindow(p, in.Occs, k, now) {
+				delete(s.Stopped, k)
+			}
+		}
+		for k := range s.Parts {
+			if _, running := s.Running[k]; !running && !anyInWindow(p, in.Occs, k, now) {
+				delete(s.Parts, k)
+			}
+		}
+	}
+
+	if in.Trusted {
+		for _, o := range p.due(in.Occs, now) {
+			if _, running := s.Running[o.Key]; running || s.Stopped[o.Key] {
+				continue
+			}
+			s.Parts[o.Key]++
+			r := Rec{ID: RecordingID(o.Key, s.Parts[o.Key], now), Occ: o, Part: s.Parts[o.Key], Started: now}
+			s.Running[o.Key] = r
+			why := "scheduled start"
+			if now.After(o.Start) {
+				why = "event in progress"
+			}
+			acts = append(acts, Action{Start, r, why})
+		}
+	}
+	return s, acts
+}
+
+func anyInWindow(p Policy, occs []schedule.Occurrence, key string, now time.Time) bool {
+	for _, o := range occs {
+		if o.Key == key && p.inWindow(o, now) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// scheduledRunning returns the running scheduled recordings in Order.
+func scheduledRunning(s State) []Rec {
+	var occs []schedule.Occurrence
+	for _, r := range s.Running {
+		if !r.AdHoc() {
+			occs = append(occs, r.Occ)
+		}
+	}
+	Order(occs)
+	out := make([]Rec, len(occs))
+	for i, o := range occs {
+		out[i] = s.Running[o.Key]
+	}
+	return out
+}
+
+// Button applies one button gesture (design.md §2):
+//   - short press during an ad-hoc recording stops it;
+//   - short press during a scheduled recording only acknowledges (a blink);
+//   - short press while an event stopped early is still on resumes it as a further part;
+//   - short press when idle starts an ad-hoc recording;
+//   - a long press stops the primary scheduled recording early (or the ad-hoc one).
+//
+// Title names the room for ad-hoc recordings.
+func (p Policy) Button(s State, in Inputs, kind hal.ButtonKind, room string) (State, []Action) {
+	s = s.Clone()
+	now := in.Now
+	sched := scheduledRunning(s)
+	adhoc, adhocOn := s.Running[AdHocKey]
+	switch kind {
+	case hal.Press:
+		if adhocOn {
+			delete(s.Running, AdHocKey)
+			return s, []Action{{Stop, adhoc, "button: ad-hoc stop"}}
+		}
+		if len(sched) > 0 {
+			s.AckTill = now.Add(p.ack())
+			return s, nil
+		}
+		for _, o := range p.due(in.Occs, now) {
+			if s.Stopped[o.Key] {
+				delete(s.Stopped, o.Key)
+				if !in.Trusted {
+					return s, nil
+				}
+				s.Parts[o.Key]++
+				r := Rec{ID: RecordingID(o.Key, s.Parts[o.Key], now), Occ: o, Part: s.Parts[o.Key], Started: now}
+				s.Running[o.Key] = r
+				return s, []Action{{Start, r, "button: resume"}}
+			}
+		}
+		s.Seq++
+		occ := schedule.Occurrence{
+			Key:    AdHocKey,
+			Type:   schedule.TypeRecord,
+			Status: schedule.StatusActive,
+			Title:  room,
+			Start:  now,
+			End:    now.Add(p.adHocMax()),
+		}
+		r := Rec{ID: RecordingID(fmt.Sprintf("adhoc%d", s.Seq), 1, now), Occ: occ, Part: 1, Started: now}
+		s.Running[AdHocKey] = r
+		return s, []Action{{Start, r, "button: ad-hoc start"}}
+	case hal.LongPress:
+		if len(sched) > 0 {
+			r := sched[0]
+			delete(s.Running, r.Occ.Key)
+			s.Stopped[r.Occ.Key] = true
+			return s, []Action{{Stop, r, "button: stopped early"}}
+		}
+		if adhocOn {
+			delete(s.Running, AdHocKey)
+			return s, []Action{{Stop, adhoc, "button: ad-hoc stop"}}
+		}
+	}
+	return s, nil
+}
+
+// LED returns the pattern the LED shows (design.md §2): fast blink for a
+// fault, a short blink off to acknowledge a press, on while recording, slow
+// blink in the minute before a scheduled start, otherwise off.
+func (p Policy) LED(s State, in Inputs) hal.Pattern {
+	now := in.Now
+	switch {
+	case len(in.Faults) > 0:
+		return hal.FastBlink
+	case now.Before(s.AckTill):
+		return hal.Off
+	case len(s.Running) > 0:
+		return hal.On
+	}
+	if in.Trusted {
+		for _, o := range in.Occs {
+			start := o.Start.Add(-p.PrePadding)
+			if o.Recordable() && !s.Stopped[o.Key] && now.Before(start) && !now.Before(start.Add(-p.warn())) {
+				return hal.SlowBlink
+			}
+		}
+	}
+	return hal.Off
+}
+
+// Next returns the next recordable occurrence that starts after now.
+func (p Policy) Next(in Inputs) (schedule.Occurrence, bool) {
+	var best schedule.Occurrence
+	found := false
+	for _, o := range in.Occs {
+		if o.Recordable() && o.Start.After(in.Now) && (!found || o.Start.Before(best.Start)) {
+			best, found = o, true
+		}
+	}
+	return best, found
+}
+
+// Wake returns the next instant after now at which a decision may change
+// with no new input: a start (or its warning minute), an end, the end of an
+// acknowledge blink or an ad-hoc maximum. The zero time means never.
+func (p Policy) Wake(s State, in Inputs) time.Time {
+	now := in.Now
+	var next time.Time
+	consider := func(t time.Time) {
+		if t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, o := range in.Occs {
+		if !o.Recordable() {
+			continue
+		}
+		start := o.Start.Add(-p.PrePadding)
+		consider(start.Add(-p.warn()))
+		consider(start)
+		consider(o.End.Add(p.PostPadding))
+	}
+	for _, r := range s.Running {
+		if r.AdHoc() {
+			consider(r.Started.Add(p.adHocMax()))
+		}
+	}
+	consider(s.AckTill)
+	return next
+}
+
+// Screen returns the display's lines: the state and elapsed time, then the
+// current or next event, or the fault in words.
+func (p Policy) Screen(s State, in Inputs, loc *time.Location) []string {
+	now := in.Now
+	if loc == nil {
+		loc = time.UTC
+	}
+	var first, second string
+	running := scheduledRunning(s)
+	if r, ok := s.Running[AdHocKey]; ok {
+		running = append(running, r)
+	}
+	switch {
+	case len(running) > 0:
+		r := running[0]
+		first = "REC " + clock(now.Sub(r.Started))
+		if len(running) > 1 {
+			first += fmt.Sprintf(" +%d", len(running)-1)
+		}
+		second = r.Occ.Title
+	case !in.Trusted:
+		first = "WAIT CLOCK"
+	default:
+		first = "IDLE " + now.In(loc).Format("15:04")
+		if o, ok := p.Next(in); ok {
+			second = "Next " + o.Start.In(loc).Format("15:04") + " " + o.Title
+		}
+	}
+	if len(in.Faults) > 0 {
+		second = "! " + in.Faults[0].Text
+	}
+	return []string{first, second}
+}
+
+func clock(d time.Duration) string {
+	d = d.Truncate(time.Second)
+	return fmt.Sprintf("%02d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
+}

@@ -1,0 +1,138 @@
+package firmware_test
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/capturebox/capturebox"
+
+type listed struct {
+	ImportPath string
+	Name       string
+	Imports    []string
+}
+
+func listPackages(t *testing.T) []listed {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is not on PATH")
+	}
+	cmd := exec.Command(goBin, "list", "-json", mod+"/...")
+	cmd.Env = append(cmd.Environ(), "CGO_ENABLED=1", "GOOS=linux", "GOARCH=amd64")
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []listed
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p listed
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	return pkgs
+}
+
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+func under(path, dir string) bool {
+	p := mod + "/" + dir
+	return path == p || strings.HasPrefix(path, p+"/")
+}
+
+// TestFences keeps the package fences of design.md §3.
+func TestFences(t *testing.T) {
+	type rule struct {
+		dir   string
+		allow func(imp string) bool
+		what  string
+	}
+	third := func(prefixes ...string) func(string) bool {
+		return func(imp string) bool {
+			for _, p := range prefixes {
+				if imp == p || strings.HasPrefix(imp, p+"/") {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	own := func(dirs ...string) func(string) bool {
+		return func(imp string) bool {
+			for _, d := range dirs {
+				if under(imp, d) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	anyOf := func(fs ...func(string) bool) func(string) bool {
+		return func(imp string) bool {
+			for _, f := range fs {
+				if f(imp) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	rules := []rule{
+		{"hal/haltest", own("hal"), "hal and the standard library"},
+		{"hal", own("hal"), "the standard library only"},
+		{"upload", own("upload"), "the standard library only"},
+		{"capture", anyOf(own("hal", "capture"), third("github.com/Eyevinn/mp4ff")), "hal, mp4ff"},
+		{"sync", anyOf(own("sync", "upload/kaltura"), third("github.com/emersion/go-ical", "github.com/teambition/rrule-go",
+			"github.com/jlaffaye/ftp", "github.com/google/renameio")), "go-ical, rrule-go, the Kaltura client, an FTP client"},
+	}
+	for _, p := range listPackages(t) {
+		if p.Name == "sync" {
+			t.Errorf("%s: no package may be named sync", p.ImportPath)
+		}
+		for _, imp := range p.Imports {
+			if under(imp, "tools") && !under(p.ImportPath, "tools") {
+				t.Errorf("%s imports %s: nothing outside tools/ imports tools", p.ImportPath, imp)
+			}
+			if under(imp, "board") && p.ImportPath != mod+"/firmware/cmd/capturebox" && !under(p.ImportPath, "board") {
+				t.Errorf("%s imports %s: only firmware/cmd/capturebox imports board", p.ImportPath, imp)
+			}
+			if imp == "time/tzdata" && p.ImportPath != mod+"/firmware/cmd/capturebox" {
+				t.Errorf("%s imports time/tzdata: only the main package does", p.ImportPath)
+			}
+			if under(imp, "firmware") && !under(p.ImportPath, "firmware") {
+				t.Errorf("%s imports %s: firmware is the composition root, nothing imports it", p.ImportPath, imp)
+			}
+		}
+		for _, r := range rules {
+			if !under(p.ImportPath, r.dir) {
+				continue
+			}
+			for _, imp := range p.Imports {
+				if !isStd(imp) && !r.allow(imp) {
+					t.Errorf("%s imports %s; %s may import %s", p.ImportPath, imp, r.dir, r.what)
+				}
+			}
+			break
+		}
+	}
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# ensure-tools.sh: install, when missing, the tools the build and the tests
+# need on a fresh Debian machine that has only Go. Each argument names one
+# group; nothing is installed twice.
+#
+#   cross    Debian's ARM cross compilers (for the static cgo ARM builds)
+#   qemu     qemu-user-static (runs the ARM test binaries)
+#   ffmpeg   ffprobe (checks every recording the tests make)
+#   node     Node.js and npm, and the npm packages of the test folders
+#            (the official Kaltura client, ical.js)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+		echo "ensure-tools: not root and no sudo: install the packages named below by hand" >&2
+	fi
+fi
+
+updated=""
+apt_install() {
+	local missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "ensure-tools: installing ${missing[*]}" >&2
+	if [ -z "$updated" ]; then
+		$SUDO apt-get update -qq >&2
+		updated=1
+	fi
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+npm_folder() {
+	local dir=$1
+	[ -f "$dir/package.json" ] || return 0
+	if [ -d "$dir/node_modules" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package.json" ]; then
+		return 0
+	fi
+	echo "ensure-tools: npm install in $dir" >&2
+	if [ -f "$dir/package-lock.json" ]; then
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+	else
+		(cd "$dir" && npm install --no-audit --no-fund --loglevel=error >&2)
+	fi
+}
+
+for group in "$@"; do
+	case "$group" in
+	cross) apt_install gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross binutils ;;
+	qemu) apt_install qemu-user-static ;;
+	ffmpeg) apt_install ffmpeg ;;
+	node)
+		command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+		while IFS= read -r pkg; do
+			npm_folder "$(dirname "$pkg")"
+		done < <(git ls-files '*package.json' 2>/dev/null | grep -v node_modules || true)
+		;;
+	*) echo "ensure-tools: unknown group $group" >&2; exit 2 ;;
+	esac
+done

@@ -1,0 +1,465 @@
+// Package icalparse reads the iCalendar that Kaltura's
+// schedule_scheduleevent.list (format=ical) and its FTP front produce, with
+// all their quirks (kaltura.md §1, §7), into schedule.Event values.
+//
+// Parsing has two steps. A tolerant prepass (see Prepass) repairs what
+// Kaltura gets wrong: mixed line endings, raw newlines and unescaped
+// , ; \ inside text, no PRODID or VERSION, a non-standard NAME part in
+// RRULE, a wrong VTIMEZONE (dropped: TZIDs are resolved through the IANA
+// database with time.LoadLocation), VERROR blocks. Then each VEVENT is
+// decoded by github.com/emersion/go-ical on its own and validated against
+// the X-KALTURA-* formats of seed-scheduling-api.md.
+//
+// One bad event never fails the calendar: it is left out, logged, and
+// listed in Calendar.Rejected with its line and the reason. The whole
+// parse fails only when the input is not a calendar, is truncated (no
+// END:VCALENDAR, so the list is incomplete), is larger than the limit, or
+// carries a Kaltura API error (a *KalturaError).
+//
+// Accepted side by side: UTC and TZID date forms (even within one
+// calendar), the legacy format (STATUS:<int>, DURATION with or without
+// DTEND, no UID), the 2024-25 format with PRODID/VERSION, and the FTP form
+// (one VEVENT per file, wrapper lines ending in LF, no X-KALTURA-TOTAL-COUNT).
+package icalparse
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	ical "github.com/emersion/go-ical"
+	rrule "github.com/teambition/rrule-go"
+
+	"github.com/capturebox/capturebox/sync/schedule"
+)
+
+// Defaults for Options.
+const (
+	DefaultMaxBytes     = 64 << 20 // 64 MiB
+	DefaultMaxLineBytes = 1 << 20  // 1 MiB for one unfolded line
+)
+
+// Limits of the validation (seed-scheduling-api.md, kaltura.md §8).
+const (
+	MaxTagsBytes    = 65000 // X-KALTURA-TAGS must be shorter than this
+	MaxEventLength  = 24 * time.Hour
+	entryIDLength   = 10
+	maxQuotedLength = 40 // longest value quoted in a rejection reason
+)
+
+// Options tune Parse and Prepass. The zero value is usable.
+type Options struct {
+	// MaxBytes bounds the whole input; 0 means DefaultMaxBytes.
+	MaxBytes int64
+	// MaxLineBytes bounds one unfolded line; a longer line rejects the
+	// event it is in. 0 means DefaultMaxLineBytes.
+	MaxLineBytes int
+	// Logger receives one warning per rejected event; nil discards.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxLineBytes <= 0 {
+		o.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// Calendar is a parsed Kaltura calendar.
+type Calendar struct {
+	// Events are the valid VEVENTs in the order they appeared.
+	Events []schedule.Event
+	// TotalCount is X-KALTURA-TOTAL-COUNT (the list's total before
+	// paging), or -1 when absent or unreadable (always so on FTP).
+	TotalCount int
+	// Rejected lists the events left out, in order.
+	Rejected []Rejection
+}
+
+// Rejection is one VEVENT left out of the calendar.
+type Rejection struct {
+	EventID int64  // X-KALTURA-ID when it could be read, else 0
+	Line    int    // line of the event's BEGIN:VEVENT (1-based)
+	Reason  string // why; never holds a secret
+}
+
+// Parse reads a Kaltura calendar from r. See the package documentation.
+func Parse(r io.Reader, opts Options) (*Calendar, error) {
+	opts = opts.withDefaults()
+	data, err := io.ReadAll(io.LimitReader(r, opts.MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("icalparse: read: %w", err)
+	}
+	if int64(len(data)) > opts.MaxBytes {
+		return nil, ErrTooLarge
+	}
+	doc, err := prepass(data, opts.MaxLineBytes)
+	if doc != nil && len(doc.verrors) > 0 {
+		return nil, verror(doc.verrors[0])
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := parser{opts: opts, zones: map[string]*time.Location{}}
+	cal := &Calendar{TotalCount: -1, Events: []schedule.Event{}, Rejected: []Rejection{}}
+	for _, l := range doc.calProps {
+		if l.name != "X-KALTURA-TOTAL-COUNT" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(l.value))
+		if err != nil || n < 0 {
+			opts.Logger.Warn("icalparse: unreadable X-KALTURA-TOTAL-COUNT", "line", l.num)
+			continue
+		}
+		cal.TotalCount = n
+	}
+	for _, b := range doc.events {
+		ev, reasons := p.event(b)
+		if len(reasons) > 0 {
+			rej := Rejection{Line: b.line, Reason: strings.Join(reasons, "; ")}
+			if id, err := strconv.ParseInt(b.id, 10, 64); err == nil && id > 0 {
+				rej.EventID = id
+			}
+			opts.Logger.Warn("icalparse: event rejected", "event_id", rej.EventID, "line", rej.Line, "reason", rej.Reason)
+			cal.Rejected = append(cal.Rejected, rej)
+			continue
+		}
+		cal.Events = append(cal.Events, ev)
+	}
+	return cal, nil
+}
+
+func verror(b *block) *KalturaError {
+	ke := &KalturaError{}
+	for _, l := range b.lines {
+		if l == nil {
+			continue
+		}
+		v := strings.TrimSpace(l.value)
+		switch l.name {
+		case "X-KALTURA-CODE":
+			ke.Code = v
+		case "X-KALTURA-MESSAGE":
+			ke.Message = v
+		case "X-KALTURA-ARGUMENTS":
+			if v != "" {
+				ke.Args = strings.Split(v, ";")
+			}
+		}
+	}
+	return ke
+}
+
+type parser struct {
+	opts  Options
+	zones map[string]*time.Location
+}
+
+// decode runs go-ical on one normalised event. go-ical panics on some
+// malformed input; the prepass prevents that, and recover is the backstop.
+func decode(text []byte) (comp *ical.Component, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			comp, err = nil, fmt.Errorf("go-ical failed: %v", r)
+		}
+	}()
+	cal, err := ical.NewDecoder(bytes.NewReader(text)).Decode()
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cal.Children {
+		if c.Name == ical.CompEvent {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("no VEVENT")
+}
+
+// event decodes and validates one block; a non-empty reasons rejects it.
+func (p *parser) event(b *block) (ev schedule.Event, reasons []string) {
+	if len(b.broken) > 0 {
+		return ev, b.broken
+	}
+	comp, err := decode(eventText(b))
+	if err != nil {
+		return ev, []string{err.Error()}
+	}
+	fail := func(format string, a ...any) { reasons = append(reasons, fmt.Sprintf(format, a...)) }
+	props := comp.Props
+
+	// text returns a TEXT property as Kaltura sent it.
+	text := func(name string) (string, bool) {
+		prop := props.Get(name)
+		if prop == nil {
+			return "", false
+		}
+		s, err := prop.Text()
+		if err != nil {
+			fail("%s: %v", name, err)
+			return "", false
+		}
+		return s, true
+	}
+	integer := func(name string, min int64) (int64, bool) {
+		s, ok := text(name)
+		if !ok {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil || n < min {
+			fail("%s: %s is not an integer ≥ %d", name, quote(s), min)
+			return 0, false
+		}
+		return n, true
+	}
+	intList := func(name string) []int64 {
+		s, ok := text(name)
+		if !ok || strings.TrimSpace(s) == "" {
+			return nil
+		}
+		var out []int64
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64)
+			if err != nil || n <= 0 {
+				fail("%s: %s is not a comma list of positive integers", name, quote(s))
+				return nil
+			}
+			out = append(out, n)
+		}
+		return out
+	}
+
+	var ok bool
+	if ev.ID, ok = integer("X-KALTURA-ID", 1); !ok && props.Get("X-KALTURA-ID") == nil {
+		fail("X-KALTURA-ID missing")
+	}
+	ev.PartnerID, _ = integer("X-KALTURA-PARTNER-ID", 1)
+	ev.ParentID, _ = integer("X-KALTURA-PARENT-ID", 0)
+	if t, ok := integer("X-KALTURA-TYPE", 1); ok {
+		ev.Type = schedule.EventType(t)
+	} else if props.Get("X-KALTURA-TYPE") == nil {
+		fail("X-KALTURA-TYPE missing")
+	}
+	ev.Status = p.status(props, fail)
+	ev.CategoryIDs = intList("X-KALTURA-CATEGORY-IDS")
+	ev.ResourceIDs = intList("X-KALTURA-RESOURCE-IDS")
+	if s, ok := text("X-KALTURA-ENTRY-IDS"); ok && strings.TrimSpace(s) != "" {
+		for _, f := range strings.Split(s, ",") {
+			f = strings.TrimSpace(f)
+			if !validEntryID(f) {
+				fail("X-KALTURA-ENTRY-IDS: %s is not exactly %d characters of [0-9a-z_]", quote(f), entryIDLength)
+				break
+			}
+			ev.EntryIDs = append(ev.EntryIDs, f)
+		}
+	}
+	if s, ok := text("X-KALTURA-TEMPLATE-ENTRY-ID"); ok {
+		s = strings.TrimSpace(s)
+		if !validEntryID(s) {
+			fail("X-KALTURA-TEMPLATE-ENTRY-ID: %s is not exactly %d characters of [0-9a-z_]", quote(s), entryIDLength)
+		}
+		ev.TemplateEntryID = s
+	}
+	if s, ok := text("X-KALTURA-TAGS"); ok {
+		if len(s) >= MaxTagsBytes {
+			fail("X-KALTURA-TAGS: %d bytes, the limit is under %d", len(s), MaxTagsBytes)
+		}
+		ev.Tags = s
+	}
+	ev.OwnerID, _ = text("X-KALTURA-OWNER-ID")
+	ev.UID, _ = text(ical.PropUID)
+	ev.Title, _ = text(ical.PropSummary)
+	ev.Description, _ = text(ical.PropDescription)
+	ev.Location, _ = text(ical.PropLocation)
+	if prop := props.Get(ical.PropPriority); prop != nil {
+		n, err := prop.Int()
+		if err != nil || n < 0 || n > 9 {
+			fail("PRIORITY: %s is not 0-9", quote(prop.Value))
+		}
+		ev.Priority = n
+	}
+	if prop := props.Get(ical.PropSequence); prop != nil {
+		n, err := prop.Int()
+		if err != nil || n < 0 {
+			fail("SEQUENCE: %s is not a non-negative integer", quote(prop.Value))
+		}
+		ev.Sequence = n
+	}
+	if prop := props.Get(ical.PropDateTimeStamp); prop != nil {
+		if t, _, err := p.dateTime(prop); err == nil {
+			ev.Updated = t.UTC()
+		}
+	}
+
+	// Times.
+	startProp := props.Get(ical.PropDateTimeStart)
+	if startProp == nil {
+		fail("DTSTART missing")
+	} else if t, tzid, err := p.dateTime(startProp); err != nil {
+		fail("DTSTART: %v", err)
+	} else {
+		ev.Start, ev.TZID = t.UTC(), tzid
+	}
+	switch endProp, durProp := props.Get(ical.PropDateTimeEnd), props.Get(ical.PropDuration); {
+	case endProp != nil:
+		// DTEND wins: the legacy format writes DURATION beside it.
+		if t, _, err := p.dateTime(endProp); err != nil {
+			fail("DTEND: %v", err)
+		} else {
+			ev.End = t.UTC()
+		}
+	case durProp != nil:
+		d, err := durProp.Duration()
+		if err != nil {
+			fail("DURATION: %s: %v", quote(durProp.Value), err)
+		} else if !ev.Start.IsZero() {
+			ev.End = ev.Start.Add(d)
+		}
+	default:
+		fail("neither DTEND nor DURATION")
+	}
+	if !ev.Start.IsZero() && !ev.End.IsZero() {
+		switch d := ev.End.Sub(ev.Start); {
+		case d <= 0:
+			fail("end %s is not after start %s", ev.End.Format(time.RFC3339), ev.Start.Format(time.RFC3339))
+		case d > MaxEventLength:
+			fail("lasts %s, more than %s", d, MaxEventLength)
+		}
+	}
+
+	// Recurrence.
+	if prop := props.Get(ical.PropRecurrenceRule); prop != nil {
+		ev.RRule = strings.TrimSpace(prop.Value)
+		ev.RRuleName, _ = text(rruleNameProp)
+		// An occurrence carries its series' rule but is never expanded:
+		// a rule it inherited must not cost the box a concrete event.
+		if ev.ParentID == 0 {
+			if _, err := rrule.StrToROption(ev.RRule); err != nil {
+				fail("RRULE: %v", err)
+			}
+		}
+	}
+	if len(reasons) > 0 {
+		return schedule.Event{}, reasons
+	}
+	return ev, nil
+}
+
+// status reads X-KALTURA-STATUS, falling back to STATUS (CONFIRMED,
+// CANCELLED, or the legacy integer); with neither the event is active.
+func (p *parser) status(props ical.Props, fail func(string, ...any)) schedule.Status {
+	valid := func(n int) bool {
+		return n == int(schedule.StatusCancelled) || n == int(schedule.StatusActive) || n == int(schedule.StatusDeleted)
+	}
+	if prop := props.Get("X-KALTURA-STATUS"); prop != nil {
+		s, _ := prop.Text()
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || !valid(n) {
+			fail("X-KALTURA-STATUS: %s is not 1, 2 or 3", quote(s))
+			return 0
+		}
+		return schedule.Status(n)
+	}
+	if prop := props.Get(ical.PropStatus); prop != nil {
+		s, _ := prop.Text()
+		s = strings.ToUpper(strings.TrimSpace(s))
+		switch s {
+		case "CONFIRMED", "TENTATIVE":
+			return schedule.StatusActive
+		case "CANCELLED":
+			return schedule.StatusCancelled
+		}
+		if n, err := strconv.Atoi(s); err == nil && valid(n) {
+			return schedule.Status(n)
+		}
+		fail("STATUS: %s is not CONFIRMED, CANCELLED or 1-3", quote(s))
+		return 0
+	}
+	return schedule.StatusActive
+}
+
+// dateTime reads a DATE-TIME in UTC or with a TZID. Floating times and
+// dates are refused: Kaltura writes neither, and guessing a zone could
+// move a recording by hours.
+func (p *parser) dateTime(prop *ical.Prop) (time.Time, string, error) {
+	v := strings.TrimSpace(prop.Value)
+	if prop.Params.Get(ical.ParamValue) == string(ical.ValueDate) || len(v) == len("20060102") {
+		return time.Time{}, "", fmt.Errorf("date-only value %s is not supported", quote(v))
+	}
+	if strings.HasSuffix(v, "Z") {
+		t, err := (&ical.Prop{Name: prop.Name, Params: ical.Params{}, Value: v}).DateTime(time.UTC)
+		if err != nil {
+			return time.Time{}, "", fmt.Errorf("%s is not a UTC date-time", quote(v))
+		}
+		return t, "", nil
+	}
+	tzid := prop.Params.Get(ical.PropTimezoneID)
+	if tzid == "" {
+		return time.Time{}, "", fmt.Errorf("floating time %s (no Z, no TZID)", quote(v))
+	}
+	loc, err := p.zone(tzid)
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	wall, err := time.ParseInLocation("20060102T150405", v, time.UTC)
+	if err != nil {
+		return time.Time{}, "", fmt.Errorf("%s is not a date-time", quote(v))
+	}
+	return schedule.ResolveLocal(wall, loc), tzid, nil
+}
+
+// zone resolves a TZID through the IANA database, never the VTIMEZONE.
+func (p *parser) zone(tzid string) (*time.Location, error) {
+	if loc, ok := p.zones[tzid]; ok {
+		if loc == nil {
+			return nil, fmt.Errorf("unknown TZID %s", quote(tzid))
+		}
+		return loc, nil
+	}
+	loc, err := LoadZone(tzid)
+	p.zones[tzid] = loc
+	if err != nil {
+		return nil, err
+	}
+	return loc, nil
+}
+
+// LoadZone resolves an IANA zone name as the parser does: "UTC" and the
+// names of the IANA database; "", "Local" and paths are refused.
+func LoadZone(tzid string) (*time.Location, error) {
+	if tzid == "" || tzid == "Local" || len(tzid) > 64 || strings.ContainsAny(tzid, "\\:") {
+		return nil, fmt.Errorf("unknown TZID %s", quote(tzid))
+	}
+	loc, err := time.LoadLocation(tzid)
+	if err != nil {
+		return nil, fmt.Errorf("unknown TZID %s", quote(tzid))
+	}
+	return loc, nil
+}
+
+// validEntryID reports whether s is exactly 10 characters of [0-9a-z_].
+func validEntryID(s string) bool {
+	if len(s) != entryIDLength {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// quote quotes a value for a reason, shortened.
+func quote(s string) string { return strconv.Quote(truncate(s, maxQuotedLength)) }

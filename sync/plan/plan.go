@@ -1,0 +1,388 @@
+// Package plan decides, from the events of a synced calendar, what this
+// box records in a time window, and answers the controller's questions
+// about it (what should be recording now, what is next, which event the
+// display and button act on). Everything here is a pure function of the
+// events, the box's resource id and the instant asked about.
+//
+// The rules (design.md §2 "Schedule", kaltura.md §8):
+//
+//   - Only events on this box's resource count: X-KALTURA-RESOURCE-IDS is
+//     checked here although the server filters too, because a
+//     CAPTURE_DEVICE session sees every event of the partner. An
+//     occurrence without resources inherits its series' (recur.Expand).
+//     An event with no resource at all is not this box's.
+//   - Only X-KALTURA-TYPE 1 (recording) with status ACTIVE is recorded.
+//     Cancelled events and other types are kept in the plan, shown, never
+//     recorded.
+//   - A blackout (type 3, active, on this resource) suppresses every
+//     recording that overlaps its window by any positive amount: the
+//     WHOLE occurrence is not recorded, it is not trimmed. Kaltura itself
+//     reports such an event as a blackout conflict as a whole
+//     (getConflicts, conflict type 2), and a trimmed recording would be
+//     uploaded with the event's template as if it were the full lecture.
+//     Nothing is recorded inside a blackout either way. A blackout with no
+//     resource is listed in Problems and not applied: it is not "on this
+//     resource".
+//   - Overlapping recordings are all recorded, each from its own start to
+//     its own end (one capture, several files); each overlapping pair is
+//     listed in Conflicts. Nothing is dropped.
+//   - Where one event must be chosen (Primary), the order is PRIORITY,
+//     then earliest start, then lowest id. PRIORITY has its RFC 5545
+//     meaning, which is what the iCal property Kaltura writes carries:
+//     1 is the highest, 9 the lowest, and 0 (undefined; Kaltura omits it)
+//     ranks after 9.
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/capturebox/capturebox/sync/recur"
+	"github.com/capturebox/capturebox/sync/schedule"
+)
+
+// Entry is one occurrence on this box's resource and the decision about it.
+type Entry struct {
+	schedule.Occurrence
+	// Record reports whether the box records it.
+	Record bool
+	// Why says why it is not recorded ("" when Record is true).
+	Why string
+}
+
+// Conflict is a pair of recordings that overlap. Both are recorded; A ranks
+// before B (it is the one Primary picks while both run).
+type Conflict struct {
+	A, B       string    // occurrence keys
+	Start, End time.Time // the overlap
+}
+
+// Problem is something in the events the plan could not use.
+type Problem struct {
+	EventID int64
+	Reason  string
+}
+
+// Plan is the schedule of one box over a window.
+type Plan struct {
+	ResourceID int64
+	From, To   time.Time
+	// Entries are sorted by start, then rank (see Less), then key.
+	Entries   []Entry
+	Conflicts []Conflict
+	Problems  []Problem
+}
+
+// Options tune BuildWith.
+type Options struct {
+	Expand recur.Options
+}
+
+// Build plans events for the resource over [from, to). A resourceID of 0
+// or less keeps the events of every resource (for tools).
+func Build(events []schedule.Event, resourceID int64, from, to time.Time) Plan {
+	return BuildWith(events, resourceID, from, to, Options{})
+}
+
+// BuildWith is Build with options.
+func BuildWith(events []schedule.Event, resourceID int64, from, to time.Time, opts Options) Plan {
+	p := Plan{ResourceID: resourceID, From: from.UTC(), To: to.UTC(), Entries: []Entry{}}
+	res := recur.Expand(events, from, to, opts.Expand)
+	for _, s := range res.Skipped {
+		p.Problems = append(p.Problems, Problem{EventID: s.EventID, Reason: s.Reason})
+	}
+	var blackouts []Entry
+	for _, o := range res.Occurrences {
+		if resourceID > 0 && !slices.Contains(o.ResourceIDs, resourceID) {
+			if o.Type == schedule.TypeBlackout && len(o.ResourceIDs) == 0 && o.Status == schedule.StatusActive {
+				p.Problems = append(p.Problems, Problem{EventID: o.ReferenceID(),
+					Reason: "blackout " + o.Key + " has no resource: not applied"})
+			}
+			continue
+		}
+		e := Entry{Occurrence: o}
+		switch {
+		case o.Status != schedule.StatusActive:
+			e.Why = "cancelled"
+		case o.Type == schedule.TypeBlackout:
+			e.Why = "blackout"
+			blackouts = append(blackouts, e)
+		case o.Type != schedule.TypeRecord:
+			e.Why = fmt.Sprintf("type %d (%s) is not recorded", o.Type, TypeName(o.Type))
+		default:
+			e.Record = true
+		}
+		p.Entries = append(p.Entries, e)
+	}
+	for i := range p.Entries {
+		e := &p.Entries[i]
+		if !e.Record {
+			continue
+		}
+		for _, b := range blackouts {
+			if overlaps(e.Start, e.End, b.Start, b.End) {
+				e.Record, e.Why = false, "suppressed by blackout "+b.Key
+				break
+			}
+		}
+	}
+	sort.SliceStable(p.Entries, func(i, j int) bool {
+		a, b := p.Entries[i].Occurrence, p.Entries[j].Occurrence
+		if !a.Start.Equal(b.Start) {
+			return a.Start.Before(b.Start)
+		}
+		return Less(a, b)
+	})
+	p.Conflicts = conflicts(p.Entries)
+	return p
+}
+
+func overlaps(s1, e1, s2, e2 time.Time) bool { return s1.Before(e2) && s2.Before(e1) }
+
+// conflicts lists every overlapping pair of recordings; entries are sorted
+// by start.
+func conflicts(entries []Entry) []Conflict {
+	var out []Conflict
+	for i := range entries {
+		a := entries[i]
+		if !a.Record {
+			continue
+		}
+		for j := i + 1; j < len(entries) && entries[j].Start.Before(a.End); j++ {
+			b := entries[j]
+			if !b.Record || !overlaps(a.Start, a.End, b.Start, b.End) {
+				continue
+			}
+			first, second := a, b
+			if Less(b.Occurrence, a.Occurrence) {
+				first, second = b, a
+			}
+			end := a.End
+			if b.End.Before(end) {
+				end = b.End
+			}
+			out = append(out, Conflict{A: first.Key, B: second.Key, Start: b.Start, End: end})
+		}
+	}
+	return out
+}
+
+// rank maps PRIORITY to an order: 1 first, 9 last, 0 (undefined) after 9.
+func rank(priority int) int {
+	if priority <= 0 || priority > 9 {
+		return 10
+	}
+	return priority
+}
+
+// Less is the order for choosing one event: PRIORITY (1 highest, 0 last),
+// then earliest start, then lowest id (the referenceId: the event id, or
+// the series id of an expanded instance), then key.
+func Less(a, b schedule.Occurrence) bool {
+	if ra, rb := rank(a.Priority), rank(b.Priority); ra != rb {
+		return ra < rb
+	}
+	if !a.Start.Equal(b.Start) {
+		return a.Start.Before(b.Start)
+	}
+	if ia, ib := a.ReferenceID(), b.ReferenceID(); ia != ib {
+		return ia < ib
+	}
+	return a.Key < b.Key
+}
+
+// Recordings returns the occurrences the box records, by start.
+func (p Plan) Recordings() []schedule.Occurrence {
+	var out []schedule.Occurrence
+	for _, e := range p.Entries {
+		if e.Record {
+			out = append(out, e.Occurrence)
+		}
+	}
+	return out
+}
+
+// Active returns the recordings that should be running at now, with pre
+// and post padding: those with Start−pre ≤ now < End+post. They are in
+// Less order, so the first is the primary one.
+func (p Plan) Active(now time.Time, pre, post time.Duration) []schedule.Occurrence {
+	var out []schedule.Occurrence
+	for _, e := range p.Entries {
+		if e.Record && !now.Before(e.Start.Add(-pre)) && now.Before(e.End.Add(post)) {
+			out = append(out, e.Occurrence)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return Less(out[i], out[j]) })
+	return out
+}
+
+// Next returns the recording that starts soonest after now (strictly
+// after); among equal starts, the first in Less order.
+func (p Plan) Next(now time.Time) (schedule.Occurrence, bool) {
+	var best schedule.Occurrence
+	found := false
+	for _, e := range p.Entries {
+		if !e.Record || !e.Start.After(now) {
+			continue
+		}
+		if !found || e.Start.Before(best.Start) || e.Start.Equal(best.Start) && Less(e.Occurrence, best) {
+			best, found = e.Occurrence, true
+		}
+	}
+	return best, found
+}
+
+// Primary returns the one recording the display shows and the button acts
+// on at now: the first of Active(now, 0, 0) in Less order. ok is false
+// when nothing is recording (the display then shows Next).
+func (p Plan) Primary(now time.Time) (schedule.Occurrence, bool) {
+	act := p.Active(now, 0, 0)
+	if len(act) == 0 {
+		return schedule.Occurrence{}, false
+	}
+	return act[0], true
+}
+
+// Lookup returns the entry with key.
+func (p Plan) Lookup(key string) (Entry, bool) {
+	for _, e := range p.Entries {
+		if e.Key == key {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// Change is an entry present in both plans that differs.
+type Change struct {
+	Old, New Entry
+	Fields   []string // names of the fields that differ
+}
+
+// Changes is the difference between two plans, for logging.
+type Changes struct {
+	Added, Removed []Entry
+	Changed        []Change
+}
+
+// Empty reports whether nothing changed.
+func (c Changes) Empty() bool {
+	return len(c.Added) == 0 && len(c.Removed) == 0 && len(c.Changed) == 0
+}
+
+// String summarises the changes in one line of keys.
+func (c Changes) String() string {
+	if c.Empty() {
+		return "no changes"
+	}
+	s := ""
+	add := func(label string, keys []string) {
+		if len(keys) == 0 {
+			return
+		}
+		if s != "" {
+			s += "; "
+		}
+		s += label + " " + strconv.Itoa(len(keys)) + ": " + fmt.Sprint(keys)
+	}
+	var a, r, ch []string
+	for _, e := range c.Added {
+		a = append(a, e.Key)
+	}
+	for _, e := range c.Removed {
+		r = append(r, e.Key)
+	}
+	for _, x := range c.Changed {
+		ch = append(ch, x.New.Key+fmt.Sprint(x.Fields))
+	}
+	add("added", a)
+	add("removed", r)
+	add("changed", ch)
+	return s
+}
+
+// Diff lists what changed from old to new, keyed by occurrence key, each
+// list in the new (or, for removals, old) plan's order.
+func Diff(old, new Plan) Changes {
+	oldBy := make(map[string]Entry, len(old.Entries))
+	for _, e := range old.Entries {
+		oldBy[e.Key] = e
+	}
+	newKeys := make(map[string]bool, len(new.Entries))
+	var c Changes
+	for _, e := range new.Entries {
+		newKeys[e.Key] = true
+		o, ok := oldBy[e.Key]
+		if !ok {
+			c.Added = append(c.Added, e)
+			continue
+		}
+		if f := changedFields(o, e); len(f) > 0 {
+			c.Changed = append(c.Changed, Change{Old: o, New: e, Fields: f})
+		}
+	}
+	for _, e := range old.Entries {
+		if !newKeys[e.Key] {
+			c.Removed = append(c.Removed, e)
+		}
+	}
+	return c
+}
+
+func changedFields(a, b Entry) []string {
+	var f []string
+	check := func(name string, differ bool) {
+		if differ {
+			f = append(f, name)
+		}
+	}
+	check("start", !a.Start.Equal(b.Start))
+	check("end", !a.End.Equal(b.End))
+	check("record", a.Record != b.Record || a.Why != b.Why)
+	check("status", a.Status != b.Status)
+	check("type", a.Type != b.Type)
+	check("title", a.Title != b.Title)
+	check("description", a.Description != b.Description)
+	check("priority", a.Priority != b.Priority)
+	check("tzid", a.TZID != b.TZID)
+	check("resources", !slices.Equal(a.ResourceIDs, b.ResourceIDs))
+	check("tags", a.Tags != b.Tags)
+	check("template", a.TemplateEntryID != b.TemplateEntryID)
+	check("categories", !slices.Equal(a.CategoryIDs, b.CategoryIDs))
+	return f
+}
+
+// TypeName names an X-KALTURA-TYPE.
+func TypeName(t schedule.EventType) string {
+	switch t {
+	case schedule.TypeRecord:
+		return "record"
+	case schedule.TypeLive:
+		return "live"
+	case schedule.TypeBlackout:
+		return "blackout"
+	case schedule.TypeMeeting:
+		return "meeting"
+	case schedule.TypeLiveRedirect:
+		return "live_redirect"
+	case schedule.TypeVOD:
+		return "vod"
+	}
+	return "unknown"
+}
+
+// StatusName names an X-KALTURA-STATUS.
+func StatusName(s schedule.Status) string {
+	switch s {
+	case schedule.StatusCancelled:
+		return "cancelled"
+	case schedule.StatusActive:
+		return "active"
+	case schedule.StatusDeleted:
+		return "deleted"
+	}
+	return "unknown"
+}

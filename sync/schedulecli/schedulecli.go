@@ -1,0 +1,298 @@
+// Package schedulecli is the `capturebox schedule` command: it parses
+// Kaltura iCal files, plans them for one resource over a window and prints
+// the occurrences, as JSON lines or as a table in local time.
+//
+//	capturebox schedule --ical FILE [--ical FILE...] [FILE...]
+//	    [--resource ID] [--from RFC3339] [--to RFC3339] [--json] [--tz ZONE]
+//
+// # JSON form
+//
+// One object per occurrence and line, sorted by start (then PRIORITY,
+// then id), with these members:
+//
+//	key               string  the occurrence key (schedule.Occurrence.Key):
+//	                          "7341019" for an event Kaltura sent,
+//	                          "7341000@20250902T130000Z" for an instance the
+//	                          box expanded from series 7341000
+//	id                number  the Kaltura event id the recording will carry
+//	                          (X-KALTURA-ID; for an expanded instance, the
+//	                          series id: there is no event of its own)
+//	parent_id         number  X-KALTURA-PARENT-ID, the series id; 0 for a
+//	                          single event
+//	expanded          bool    true for an instance the box expanded itself
+//	title             string  SUMMARY
+//	start, end        string  RFC 3339 in UTC ("2025-09-02T13:00:00Z")
+//	tzid              string  the IANA zone of the event, "" when UTC
+//	template_entry_id string  X-KALTURA-TEMPLATE-ENTRY-ID, "" when none
+//	status            number  X-KALTURA-STATUS (1 cancelled, 2 active)
+//	status_name       string  "cancelled", "active"
+//	type              number  X-KALTURA-TYPE (1 record, 2 live, 3 blackout...)
+//	type_name         string  "record", "live", "blackout", ...
+//	priority          number  PRIORITY, 0 when undefined
+//	record            bool    whether the box records it
+//	why               string  why not, when record is false
+//	resource_ids      [number]
+//	category_ids      [number] X-KALTURA-CATEGORY-IDS, [] when none
+//	tags              [string] X-KALTURA-TAGS split on commas, [] when none
+//	conflicts_with    [string] keys of recordings that overlap it (omitted
+//	                          when none)
+//
+// Rejected events, expansion problems and parse errors go to stderr.
+package schedulecli
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/capturebox/capturebox/sync/icalparse"
+	"github.com/capturebox/capturebox/sync/plan"
+	"github.com/capturebox/capturebox/sync/schedule"
+)
+
+// DefaultWindow is the look-ahead when --to is not given.
+const DefaultWindow = 14 * 24 * time.Hour
+
+// Env is what the command takes from its caller instead of globals.
+type Env struct {
+	Now    time.Time      // the default --from
+	Local  *time.Location // zone of the table; nil is UTC; --tz overrides
+	Logger *slog.Logger   // nil discards
+}
+
+// ErrUsage wraps errors in the command line (exit status 2).
+var ErrUsage = errors.New("usage")
+
+// Occurrence is the JSON form of one plan entry (see the package doc).
+type Occurrence struct {
+	Key             string   `json:"key"`
+	ID              int64    `json:"id"`
+	ParentID        int64    `json:"parent_id"`
+	Expanded        bool     `json:"expanded"`
+	Title           string   `json:"title"`
+	Start           string   `json:"start"`
+	End             string   `json:"end"`
+	TZID            string   `json:"tzid"`
+	TemplateEntryID string   `json:"template_entry_id"`
+	Status          int      `json:"status"`
+	StatusName      string   `json:"status_name"`
+	Type            int      `json:"type"`
+	TypeName        string   `json:"type_name"`
+	Priority        int      `json:"priority"`
+	Record          bool     `json:"record"`
+	Why             string   `json:"why,omitempty"`
+	ResourceIDs     []int64  `json:"resource_ids"`
+	CategoryIDs     []int64  `json:"category_ids"`
+	Tags            []string `json:"tags"`
+	ConflictsWith   []string `json:"conflicts_with,omitempty"`
+}
+
+// Occurrences converts a plan to its JSON form, in plan order.
+func Occurrences(p plan.Plan) []Occurrence {
+	conf := map[string][]string{}
+	for _, c := range p.Conflicts {
+		conf[c.A] = append(conf[c.A], c.B)
+		conf[c.B] = append(conf[c.B], c.A)
+	}
+	out := make([]Occurrence, 0, len(p.Entries))
+	for _, e := range p.Entries {
+		o := Occurrence{
+			Key:             e.Key,
+			ID:              e.ReferenceID(),
+			ParentID:        e.ParentID,
+			Expanded:        e.EventID == 0,
+			Title:           e.Title,
+			Start:           e.Start.UTC().Format(time.RFC3339),
+			End:             e.End.UTC().Format(time.RFC3339),
+			TZID:            e.TZID,
+			TemplateEntryID: e.TemplateEntryID,
+			Status:          int(e.Status),
+			StatusName:      plan.StatusName(e.Status),
+			Type:            int(e.Type),
+			TypeName:        plan.TypeName(e.Type),
+			Priority:        e.Priority,
+			Record:          e.Record,
+			Why:             e.Why,
+			ResourceIDs:     nonNil(e.ResourceIDs),
+			CategoryIDs:     nonNil(e.CategoryIDs),
+			Tags:            splitTags(e.Tags),
+			ConflictsWith:   conf[e.Key],
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func nonNil(s []int64) []int64 {
+	if s == nil {
+		return []int64{}
+	}
+	return s
+}
+
+func splitTags(s string) []string {
+	out := []string{}
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// WriteJSON writes one JSON object per occurrence and line.
+func WriteJSON(w io.Writer, p plan.Plan) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, o := range Occurrences(p) {
+		if err := enc.Encode(o); err != nil {
+			return fmt.Errorf("write json: %w", err)
+		}
+	}
+	return nil
+}
+
+// WriteTable writes the plan as a table in loc (nil is UTC), followed by
+// the conflicts.
+func WriteTable(w io.Writer, p plan.Plan, loc *time.Location) error {
+	if loc == nil {
+		loc = time.UTC
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "START\tEND\tREC\tSTATUS\tTYPE\tKEY\tTITLE")
+	for _, e := range p.Entries {
+		start, end := e.Start.In(loc), e.End.In(loc)
+		endFmt := "15:04 MST"
+		if start.YearDay() != end.YearDay() || start.Year() != end.Year() {
+			endFmt = "Mon 2006-01-02 15:04 MST"
+		}
+		rec := "yes"
+		if !e.Record {
+			rec = "no: " + e.Why
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			start.Format("Mon 2006-01-02 15:04 MST"), end.Format(endFmt), rec,
+			plan.StatusName(e.Status), plan.TypeName(e.Type), e.Key, oneLine(e.Title))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	if len(p.Entries) == 0 {
+		fmt.Fprintln(w, "(no occurrences in the window)")
+	}
+	for _, c := range p.Conflicts {
+		fmt.Fprintf(w, "conflict: %s and %s overlap %s–%s (both recorded; %s is primary)\n",
+			c.A, c.B, c.Start.In(loc).Format("Mon 15:04"), c.End.In(loc).Format("15:04 MST"), c.A)
+	}
+	return nil
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 60 {
+		s = s[:57] + "..."
+	}
+	return s
+}
+
+// Load parses the files and returns their events. Rejected events are
+// reported to warn as "file:line: ...". A file that fails to parse fails
+// the load.
+func Load(paths []string, opts icalparse.Options, warn io.Writer) ([]schedule.Event, error) {
+	var events []schedule.Event
+	for _, path := range paths {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("schedule: %w", err)
+		}
+		cal, err := icalparse.Parse(f, opts)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("schedule: %s: %w", path, err)
+		}
+		for _, r := range cal.Rejected {
+			fmt.Fprintf(warn, "%s:%d: event %d rejected: %s\n", path, r.Line, r.EventID, r.Reason)
+		}
+		events = append(events, cal.Events...)
+	}
+	return events, nil
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+// Run runs the command with args (without the command name). Errors in
+// the command line wrap ErrUsage.
+func Run(args []string, stdout, stderr io.Writer, env Env) error {
+	fs := flag.NewFlagSet("schedule", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var files multiFlag
+	fs.Var(&files, "ical", "Kaltura iCal `file` to read (repeatable; further files may follow the flags)")
+	resource := fs.Int64("resource", 0, "this box's Kaltura resource `id` (0: every resource)")
+	fromS := fs.String("from", "", "window start, RFC 3339 (default: now)")
+	toS := fs.String("to", "", "window end, RFC 3339 (default: from + 14 days)")
+	asJSON := fs.Bool("json", false, "print one JSON object per occurrence")
+	tz := fs.String("tz", "", "IANA zone of the table (default: the box's local zone)")
+	// Files may come between flags ("--ical a.ics b.ics --json").
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return fmt.Errorf("%w: %v", ErrUsage, err)
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("%w: no --ical file given", ErrUsage)
+	}
+	from := env.Now
+	if *fromS != "" {
+		t, err := time.Parse(time.RFC3339, *fromS)
+		if err != nil {
+			return fmt.Errorf("%w: --from: %v", ErrUsage, err)
+		}
+		from = t
+	}
+	to := from.Add(DefaultWindow)
+	if *toS != "" {
+		t, err := time.Parse(time.RFC3339, *toS)
+		if err != nil {
+			return fmt.Errorf("%w: --to: %v", ErrUsage, err)
+		}
+		to = t
+	}
+	if !to.After(from) {
+		return fmt.Errorf("%w: --to must be after --from", ErrUsage)
+	}
+	loc := env.Local
+	if *tz != "" {
+		l, err := icalparse.LoadZone(*tz)
+		if err != nil {
+			return fmt.Errorf("%w: --tz: %v", ErrUsage, err)
+		}
+		loc = l
+	}
+	events, err := Load(files, icalparse.Options{Logger: env.Logger}, stderr)
+	if err != nil {
+		return err
+	}
+	p := plan.Build(events, *resource, from, to)
+	for _, pr := range p.Problems {
+		fmt.Fprintf(stderr, "event %d: %s\n", pr.EventID, pr.Reason)
+	}
+	if *asJSON {
+		return WriteJSON(stdout, p)
+	}
+	return WriteTable(stdout, p, loc)
+}

@@ -1,0 +1,158 @@
+package schedulecli
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var fixtures = filepath.Join("..", "icalparse", "testdata")
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update creates it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (go test -update rewrites it):\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func ny(t *testing.T) *time.Location {
+	loc, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// TestGoldenJSON plans every fixture for resource 58 over 2025.
+func TestGoldenJSON(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(fixtures, "*.ics"))
+	if len(files) == 0 {
+		t.Fatal("no fixtures")
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".ics")
+		t.Run(name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := Run([]string{"--ical", f, "--resource", "58", "--from", "2025-01-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z", "--json"},
+				&out, &errOut, Env{Local: ny(t)})
+			var got bytes.Buffer
+			if err != nil {
+				got.WriteString("error: " + strings.ReplaceAll(err.Error(), fixtures+string(filepath.Separator), "") + "\n")
+			}
+			got.Write(out.Bytes())
+			if errOut.Len() > 0 {
+				got.WriteString("--- stderr\n" + strings.ReplaceAll(errOut.String(), fixtures+string(filepath.Separator), ""))
+			}
+			golden(t, filepath.Join("testdata", name+".golden.jsonl"), got.Bytes())
+
+			// Every stdout line is one object with the documented members,
+			// sorted by start.
+			sc := bufio.NewScanner(bytes.NewReader(out.Bytes()))
+			sc.Buffer(nil, 1<<20)
+			prev := ""
+			for sc.Scan() {
+				var m map[string]any
+				if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+					t.Fatalf("line %q: %v", sc.Text(), err)
+				}
+				for _, k := range []string{"key", "id", "parent_id", "title", "start", "end", "template_entry_id", "status", "type", "category_ids", "tags", "record"} {
+					if _, ok := m[k]; !ok {
+						t.Errorf("line lacks %q: %s", k, sc.Text())
+					}
+				}
+				s := m["start"].(string)
+				if _, err := time.Parse(time.RFC3339, s); err != nil || !strings.HasSuffix(s, "Z") {
+					t.Errorf("start %q is not RFC 3339 UTC", s)
+				}
+				if s < prev {
+					t.Errorf("not sorted by start: %s after %s", s, prev)
+				}
+				prev = s
+			}
+		})
+	}
+}
+
+func TestGoldenTable(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{
+		"--ical", filepath.Join(fixtures, "example_b.ics"),
+		filepath.Join(fixtures, "series_only.ics"),
+		filepath.Join(fixtures, "quirks.ics"),
+		"--resource", "58", "--from", "2025-10-13T00:00:00Z", "--to", "2025-10-24T00:00:00Z",
+	}
+	if err := Run(args, &out, &errOut, Env{Local: ny(t)}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, filepath.Join("testdata", "table.golden.txt"), out.Bytes())
+	if !strings.Contains(out.String(), "EDT") {
+		t.Errorf("table not in local time:\n%s", out.String())
+	}
+}
+
+func TestUsage(t *testing.T) {
+	now := time.Date(2025, 10, 20, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		args  []string
+		usage bool
+	}{
+		{nil, true},
+		{[]string{"--bogus"}, true},
+		{[]string{"--ical", "x.ics", "--from", "yesterday"}, true},
+		{[]string{"--ical", "x.ics", "--from", "2025-10-20T00:00:00Z", "--to", "2025-10-19T00:00:00Z"}, true},
+		{[]string{"--ical", "x.ics", "--tz", "Local"}, true},
+		{[]string{"--ical", filepath.Join(fixtures, "does-not-exist.ics")}, false},
+		{[]string{"--ical", filepath.Join(fixtures, "verror.ics")}, false},
+	}
+	for _, tc := range tests {
+		var out, errOut bytes.Buffer
+		err := Run(tc.args, &out, &errOut, Env{Now: now})
+		if err == nil {
+			t.Errorf("%v: no error", tc.args)
+			continue
+		}
+		if got := errors.Is(err, ErrUsage); got != tc.usage {
+			t.Errorf("%v: usage error %v, want %v (%v)", tc.args, got, tc.usage, err)
+		}
+	}
+}
+
+func TestDefaultWindowUsesInjectedNow(t *testing.T) {
+	var out, errOut bytes.Buffer
+	// Example A is on 2025-09-15 13:00Z; a "now" 14 days before sees it,
+	// one 15 days before does not.
+	f := filepath.Join(fixtures, "example_a.ics")
+	ev := time.Date(2025, 9, 15, 13, 0, 0, 0, time.UTC)
+	if err := Run([]string{"--ical", f, "--json"}, &out, &errOut, Env{Now: ev.Add(-13 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"id":7340012`) {
+		t.Errorf("event not in the default window: %s", out.String())
+	}
+	out.Reset()
+	if err := Run([]string{"--ical", f, "--json"}, &out, &errOut, Env{Now: ev.Add(-15 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("event beyond the default window printed: %s", out.String())
+	}
+}

@@ -1,0 +1,188 @@
+package upload_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"testing/synctest"
+
+	"github.com/capturebox/capturebox/upload"
+	"github.com/capturebox/capturebox/upload/internal/kfake"
+	"github.com/capturebox/capturebox/upload/kaltura"
+)
+
+// crashPoints runs a clean upload and returns the hook points it passes:
+// before and after every API call, after every persisted step, and at the
+// start of every step.
+func crashPoints(t *testing.T, size int) []string {
+	var points []string
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		o := h.opts(h.session())
+		o.SetHook(func(p string) error { points = append(points, p); return nil })
+		q := h.open(o)
+		path, _ := h.file("c.mp4", size)
+		q.Enqueue(scheduled("c", path, h.template))
+		if err := h.run(q, h.isReady("c")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	return points
+}
+
+// TestCrashAtEveryPoint simulates the process dying at every hook point
+// (and a second time early in the recovery run), restarts with a fresh
+// session and queue object on the same directory, and checks that the
+// recording ends up in exactly one entry, byte for byte.
+func TestCrashAtEveryPoint(t *testing.T) {
+	const size = 2*65536 + 77
+	points := crashPoints(t, size)
+	if len(points) < 20 {
+		t.Fatalf("only %d hook points: %v", len(points), points)
+	}
+	for k := range points {
+		second := k%4 + 1
+		t.Run(fmt.Sprintf("%02d_%s_then_%d", k, strings.ReplaceAll(points[k], ":", "_"), second), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newHarness(t)
+				path, data := h.file("c.mp4", size)
+				rec := scheduled("c", path, h.template)
+				crashAt := func(at int) func(string) error {
+					n := 0
+					return func(string) error {
+						n++
+						if n == at {
+							return upload.ErrCrash
+						}
+						return nil
+					}
+				}
+				o := h.opts(h.session())
+				o.SetHook(crashAt(k + 1))
+				q := h.open(o)
+				if err := q.Enqueue(rec); err != nil {
+					t.Fatal(err)
+				}
+				if err := h.run(q, func() bool { return false }); !errors.Is(err, upload.ErrCrash) {
+					t.Fatalf("run 1: %v", err)
+				}
+				// Reboot: new session, new queue; the recorder re-enqueues (idempotent).
+				o = h.opts(h.session())
+				o.SetHook(crashAt(second))
+				q = h.open(o)
+				q.Enqueue(rec)
+				if err := h.run(q, h.isReady("c")); err != nil && !errors.Is(err, upload.ErrCrash) {
+					t.Fatalf("run 2: %v", err)
+				}
+				q = h.open(h.opts(h.session()))
+				if err := h.run(q, h.isReady("c")); err != nil {
+					t.Fatalf("run 3: %v", err)
+				}
+				h.checkOneEntry(data)
+				if !q.Deletable("c") {
+					t.Error("not deletable after READY")
+				}
+				for _, f := range h.faultList() {
+					if f.Severity == upload.SeverityError {
+						t.Errorf("fault %+v", f)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestCrashAfterAddWithoutAttachedObject: a server that does not report
+// attachedObjectId, and a crash right after the entry was created: the
+// recording must not be added a second time; the item fails with a fault
+// that says where to look, and the file is kept.
+func TestCrashAfterAddWithoutAttachedObject(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.fake.NoAttachedObject = true
+		path, data := h.file("c.mp4", 5000)
+		rec := scheduled("c", path, h.template)
+		o := h.opts(h.session())
+		o.SetHook(func(p string) error {
+			if p == "after:multirequest" {
+				return upload.ErrCrash
+			}
+			return nil
+		})
+		q := h.open(o)
+		q.Enqueue(rec)
+		if err := h.run(q, func() bool { return false }); !errors.Is(err, upload.ErrCrash) {
+			t.Fatal(err)
+		}
+		q = h.open(h.opts(h.session()))
+		if err := h.run(q, h.hasFault("ENTRY_ID_UNKNOWN")); err != nil {
+			t.Fatal(err)
+		}
+		h.checkOneEntry(data)
+		if q.Deletable("c") {
+			t.Error("deletable without a known READY entry")
+		}
+		if f := h.faultList()[0]; !strings.Contains(f.Message, "7340012") {
+			t.Errorf("fault does not name the reference id: %+v", f)
+		}
+	})
+}
+
+// TestLostAddReplyRecovers: the multirequest is applied but its reply lost
+// (network cut): the token is CLOSED, and its attachedObjectId gives the
+// entry, so no second media.add is sent.
+func TestLostAddReplyRecovers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.fake.AddFault(kfake.Fault{Service: "multirequest", LoseReply: true})
+		q := h.open(h.opts(h.session()))
+		path, data := h.file("c.mp4", 5000)
+		q.Enqueue(scheduled("c", path, h.template))
+		if err := h.run(q, h.isReady("c")); err != nil {
+			t.Fatal(err)
+		}
+		h.checkOneEntry(data)
+		adds := 0
+		for _, c := range h.fake.Calls() {
+			if c.Service == "multirequest" {
+				adds++
+			}
+		}
+		if adds != 1 {
+			t.Errorf("%d media.add multirequests", adds)
+		}
+	})
+}
+
+// TestUnappliedAddIsResentAfterSettle: the multirequest never reached the
+// server (502 before processing): the token is still FULL_UPLOAD, so the
+// add is sent again — after AddSettle.
+func TestUnappliedAddIsResentAfterSettle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.fake.AddFault(kfake.Fault{Service: "multirequest", HTTPStatus: 502})
+		var times []int64
+		h.fake.OnCall = func(c kfake.Call) {
+			if c.Service == "multirequest" {
+				times = append(times, h.fake.Clock().UnixNano())
+			}
+		}
+		o := h.opts(h.session())
+		q := h.open(o)
+		path, data := h.file("c.mp4", 5000)
+		q.Enqueue(scheduled("c", path, h.template))
+		if err := h.run(q, h.isReady("c")); err != nil {
+			t.Fatal(err)
+		}
+		h.checkOneEntry(data)
+		if len(times) != 2 {
+			t.Fatalf("%d multirequests", len(times))
+		}
+		if gap := times[1] - times[0]; gap < int64(2*60e9) {
+			t.Errorf("resent after %v, before the 2 min settle time", gap)
+		}
+	})
+}
+
+var _ = kaltura.TokenClosed

@@ -1,0 +1,56 @@
+// Package upload gets every closed recording into Kaltura exactly once
+// (design.md §2 "Upload", kaltura.md §3–§5). It imports only the standard
+// library and its own sub-package upload/kaltura (the API client and the
+// app-token session).
+//
+// A Queue keeps one JSON state file per recording in a directory. Each step
+// — create an upload token, upload a chunk, create the entry, attach the
+// content, follow the entry to READY — is one call of the loop's upload1,
+// and its result is written atomically (temp file, fsync, rename, fsync dir)
+// before the next step starts:
+//
+//	queued → token_created(id) → uploading(offset) → uploaded
+//	  → adding_entry (intent) → [entry_created(id)] → content_added(id) → ready
+//	any step → failed(fault)          short recordings → kept_local (by policy)
+//
+// # Exactly once
+//
+// The upload itself is idempotent: after any interruption the queue asks
+// uploadToken.get for the server's uploadedFileSize and goes on from there
+// with the same token; a final chunk that already succeeded is recognised by
+// the token's FULL_UPLOAD status. A token that can no longer be resumed
+// (UPLOAD_PASSED_MAX_RESUME_TIME_ALLOWED, UPLOAD_TOKEN_CANNOT_RESUME, timed
+// out) is replaced by a new one, and the replacement is recorded.
+//
+// The hard part is the entry: media.add is not idempotent and the
+// CAPTURE_DEVICE role may not list entries, so an entry whose id was lost
+// cannot be searched for. The queue therefore:
+//
+//  1. persists an intent (state adding_entry) before sending anything;
+//  2. creates the entry and attaches the token in ONE multirequest,
+//     media.add + media.addContent(entryId={1:result:id}). An upload token
+//     can be attached to one entry only, and it becomes CLOSED at that
+//     moment, so the token itself records whether an entry got the content;
+//  3. after a crash or a lost reply, reads the token before sending again:
+//     CLOSED → the content is in an entry, whose id the server reports in
+//     the token's attachedObjectId: adopt it, never add again; FULL_UPLOAD →
+//     no entry holds the content, so the add is sent again, but only after
+//     AddSettle has passed since the intent, so that a request still running
+//     on the server cannot race the new one.
+//
+// Hence a second entry with the recording can never be created. What
+// remains: (a) if the server died between the two halves of the
+// multirequest, or a stale request raced a new one despite AddSettle, an
+// EMPTY entry can be left behind; it is reported as a warning (the box may
+// not delete entries); (b) if a server does not fill attachedObjectId and
+// the reply was lost, the recording is in Kaltura exactly once but its
+// entry id is unknown: the item fails with ENTRY_ID_UNKNOWN naming the
+// referenceId to look for, and its file is never deleted automatically.
+//
+// Errors: transient ones (network, 5xx, rate limit, lock timeouts) back the
+// whole queue off with jittered exponential delays; configuration faults
+// stop the item (template missing, bad metadata) or, when they concern every
+// item (credentials, permissions), pause the queue; each raises a Fault
+// naming the setting to fix. Items are never dropped: only a READY item is
+// Deletable, and only a READY item can be forgotten.
+package upload

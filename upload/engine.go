@@ -1,0 +1,579 @@
+package upload
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/capturebox/capturebox/upload/kaltura"
+)
+
+// engine runs the steps of one item. It holds no item state of its own: the
+// caller passes the persisted state and a commit function that makes a new
+// state durable before the next step may start.
+type engine struct {
+	api     API
+	o       *QueueOptions
+	log     *slog.Logger
+	clock   Clock
+	limiter *Limiter
+	// onReady is called after an item reached READY and that was persisted.
+	onReady func(st itemState)
+}
+
+// runtime is the in-memory, per-process part of an item's progress.
+type runtime struct {
+	// synced: the token's offset was confirmed with uploadToken.get (or by
+	// the last reply) since the last failure or restart.
+	synced        bool
+	tmpl          *kaltura.MediaEntry
+	notBefore     time.Time
+	pollDelay     time.Duration
+	failures      int
+	stuckReported bool
+	firstSeen     time.Time
+	lastErr       string
+	attempts      int
+}
+
+// waitError asks the loop to come back to this item after d (not a failure).
+type waitError struct {
+	d   time.Duration
+	why string
+}
+
+func (w *waitError) Error() string { return "waiting " + w.d.String() + ": " + w.why }
+
+// itemFault stops an item: a person must act (Retry resumes it).
+type itemFault struct{ f Fault }
+
+func (e *itemFault) Error() string {
+	s := e.f.Message
+	if e.f.Setting != "" {
+		s += " (check " + e.f.Setting + ")"
+	}
+	return s
+}
+
+type commitFunc func(itemState) error
+
+// step performs one step of st.
+func (e *engine) step(ctx context.Context, st itemState, rt *runtime, commit commitFunc) error {
+	switch st.State {
+	case StateQueued:
+		return e.createToken(ctx, st, rt, commit)
+	case StateTokenCreated, StateUploading:
+		return e.uploadChunk(ctx, st, rt, commit)
+	case StateUploaded:
+		if st.EntryID != "" {
+			st.State = StateEntryCreated
+			return commit(st)
+		}
+		return e.addEntry(ctx, st, rt, commit)
+	case StateAddingEntry:
+		return e.recoverAdd(ctx, st, rt, commit)
+	case StateEntryCreated:
+		return e.addContent(ctx, st, rt, commit)
+	case StateContentAdded:
+		return e.follow(ctx, st, rt, commit)
+	}
+	return nil
+}
+
+func (e *engine) checkFile(st itemState) error {
+	fi, err := os.Stat(st.Rec.Path)
+	if err != nil {
+		return &itemFault{Fault{Code: "FILE_MISSING", Severity: SeverityError, Message: fmt.Sprintf("recording file cannot be read: %v", err)}}
+	}
+	if fi.Size() != st.Size {
+		return &itemFault{Fault{Code: "FILE_CHANGED", Severity: SeverityError,
+			Message: fmt.Sprintf("recording file changed size since it was queued (%d → %d bytes)", st.Size, fi.Size())}}
+	}
+	return nil
+}
+
+func (e *engine) createToken(ctx context.Context, st itemState, rt *runtime, commit commitFunc) error {
+	if err := e.checkFile(st); err != nil {
+		return err
+	}
+	var tok kaltura.UploadToken
+	err := e.api.Call(ctx, "uploadtoken", "add", url.Values{
+		"uploadToken:objectType": {"KalturaUploadToken"},
+		"uploadToken:fileName":   {st.FileName},
+		"uploadToken:fileSize":   {strconv.FormatInt(st.Size, 10)},
+	}, &tok)
+	if err != nil {
+		return fmt.Errorf("creating upload token: %w", err)
+	}
+	if tok.ID == "" {
+		return errors.New("creating upload token: reply has no id")
+	}
+	st.TokenID, st.UploadURL, st.Offset, st.State = tok.ID, tok.UploadURL, 0, StateTokenCreated
+	rt.synced = true
+	e.log.Info("upload token created", "item", st.Rec.ID, "token", tok.ID)
+	return commit(st)
+}
+
+func (e *engine) getToken(ctx context.Context, id string) (*kaltura.UploadToken, error) {
+	var tok kaltura.UploadToken
+	if err := e.api.Call(ctx, "uploadtoken", "get", url.Values{"uploadTokenId": {id}}, &tok); err != nil {
+		return nil, fmt.Errorf("reading upload token: %w", err)
+	}
+	return &tok, nil
+}
+
+// restartToken abandons the current token (it can no longer be resumed) and
+// records that; the next step creates a new one. An entry already created
+// for this recording is kept.
+func (e *engine) restartToken(st itemState, commit commitFunc, cause error) error {
+	e.log.Warn("upload token cannot be resumed; starting a new one", "item", st.Rec.ID, "token", st.TokenID, "err", cause)
+	st.Warnings = append(st.Warnings, Fault{ItemID: st.Rec.ID, Severity: SeverityWarning, Code: kaltura.Code(cause),
+		Message: "upload restarted with a new token (old token " + st.TokenID + " could not be resumed)", Time: e.clock.Now()})
+	if st.TokenID != "" {
+		st.OldTokens = append(st.OldTokens, st.TokenID)
+	}
+	st.TokenID, st.UploadURL, st.Offset, st.State = "", "", 0, StateQueued
+	return commit(st)
+}
+
+// closedToken handles a token that is CLOSED: it was attached to an entry.
+func (e *engine) closedToken(st itemState, tok *kaltura.UploadToken, commit commitFunc) error {
+	id := tok.AttachedObjectID
+	if id == "" {
+		id = st.EntryID
+	}
+	if id == "" {
+		return &itemFault{Fault{Code: "ENTRY_ID_UNKNOWN", Severity: SeverityError,
+			Message: fmt.Sprintf("the recording reached Kaltura (token %s is attached) but the entry id was lost and the server does not report it; find the entry by reference id %q", st.TokenID, referenceID(st.Rec))}}
+	}
+	if st.EntryID != "" && st.EntryID != id {
+		st.OrphanEnts = append(st.OrphanEnts, st.EntryID)
+		st.Warnings = append(st.Warnings, Fault{ItemID: st.Rec.ID, EntryID: st.EntryID, Severity: SeverityWarning, Code: "EMPTY_ENTRY",
+			Message: "an empty duplicate entry " + st.EntryID + " was left in Kaltura; the recording is in " + id, Time: e.clock.Now()})
+	}
+	st.EntryID, st.State = id, StateContentAdded
+	return commit(st)
+}
+
+func (e *engine) uploadChunk(ctx context.Context, st itemState, rt *runtime, commit commitFunc) error {
+	if err := e.checkFile(st); err != nil {
+		return err
+	}
+	if !rt.synced {
+		tok, err := e.getToken(ctx, st.TokenID)
+		if err != nil {
+			if kaltura.Classify(err) == kaltura.ClassTokenRestart {
+				return e.restartToken(st, commit, err)
+			}
+			return err
+		}
+		switch int(tok.Status) {
+		case kaltura.TokenPending:
+			st.Offset = 0
+		case kaltura.TokenPartial:
+			st.Offset = int64(tok.UploadedFileSize)
+			if st.Offset > st.Size || st.Offset < 0 {
+				return e.restartToken(st, commit, fmt.Errorf("server holds %d bytes of a %d-byte file", st.Offset, st.Size))
+			}
+		case kaltura.TokenFullUpload:
+			rt.synced = true
+			st.State = StateUploaded
+			return commit(st)
+		case kaltura.TokenClosed:
+			return e.closedToken(st, tok, commit)
+		default:
+			return e.restartToken(st, commit, fmt.Errorf("upload token status %d", tok.Status))
+		}
+		rt.synced = true
+		if st.Offset > 0 {
+			st.State = StateUploading
+		}
+		if err := commit(st); err != nil {
+			return err
+		}
+	}
+
+	off := st.Offset
+	n := e.o.ChunkSize
+	if rest := st.Size - off; rest < n {
+		n = rest
+	}
+	final := off+n == st.Size
+	f, err := os.Open(st.Rec.Path)
+	if err != nil {
+		return &itemFault{Fault{Code: "FILE_MISSING", Severity: SeverityError, Message: fmt.Sprintf("recording file cannot be read: %v", err)}}
+	}
+	defer f.Close()
+	ch := kaltura.Chunk{
+		TokenID:   st.TokenID,
+		FileName:  st.FileName,
+		Data:      e.limiter.Reader(ctx, io.NewSectionReader(f, off, n)),
+		Length:    n,
+		Resume:    off > 0,
+		Final:     final,
+		ResumeAt:  off,
+		UploadURL: st.UploadURL,
+	}
+	tok, err := e.api.Upload(ctx, ch)
+	if err != nil {
+		rt.synced = false
+		switch kaltura.Classify(err) {
+		case kaltura.ClassTokenState:
+			// A final chunk that already succeeded (reply lost) is refused:
+			// the token's status says whether it is complete.
+			t2, err2 := e.getToken(ctx, st.TokenID)
+			if err2 != nil {
+				return err2
+			}
+			switch int(t2.Status) {
+			case kaltura.TokenFullUpload:
+				rt.synced = true
+				st.State = StateUploaded
+				return commit(st)
+			case kaltura.TokenClosed:
+				return e.closedToken(st, t2, commit)
+			case kaltura.TokenTimedOut, kaltura.TokenDeleted:
+				return e.restartToken(st, commit, err)
+			}
+		case kaltura.ClassTokenRestart:
+			return e.restartToken(st, commit, err)
+		}
+		return fmt.Errorf("uploading bytes %d–%d: %w", off, off+n, err)
+	}
+	if final {
+		if int(tok.Status) != kaltura.TokenFullUpload {
+			rt.synced = false
+			return fmt.Errorf("final chunk accepted but token status is %d", tok.Status)
+		}
+		st.Offset, st.State = st.Size, StateUploaded
+		e.log.Info("upload complete", "item", st.Rec.ID, "token", st.TokenID, "bytes", st.Size)
+		return commit(st)
+	}
+	got := int64(tok.UploadedFileSize)
+	if got != off+n {
+		e.log.Warn("server holds a different byte count than sent", "item", st.Rec.ID, "want", off+n, "got", got)
+	}
+	if got < 0 || got > st.Size {
+		rt.synced = false
+		return fmt.Errorf("server reports %d bytes uploaded of %d", got, st.Size)
+	}
+	st.Offset, st.State = got, StateUploading
+	e.log.Debug("chunk uploaded", "item", st.Rec.ID, "offset", got, "size", st.Size)
+	return commit(st)
+}
+
+// templateID returns the template entry to use and the setting that names
+// it in a fault.
+func (e *engine) templateID(r Recording) (id, setting string) {
+	if r.TemplateEntryID != "" {
+		return r.TemplateEntryID, fmt.Sprintf("template entry %s of event %d (X-KALTURA-TEMPLATE-ENTRY-ID)", r.TemplateEntryID, r.EventID)
+	}
+	return e.o.DefaultTemplateEntryID, "kaltura.default_template_entry_id"
+}
+
+// template reads the template entry with baseEntry.get (kaltura.md §5): a
+// missing template must not silently produce an uncopied entry.
+func (e *engine) template(ctx context.Context, st itemState, rt *runtime) (*kaltura.MediaEntry, error) {
+	id, setting := e.templateID(st.Rec)
+	if id == "" {
+		return nil, nil
+	}
+	if rt.tmpl != nil && rt.tmpl.ID == id {
+		return rt.tmpl, nil
+	}
+	var t kaltura.MediaEntry
+	err := e.api.Call(ctx, "baseentry", "get", url.Values{"entryId": {id}}, &t)
+	if err != nil {
+		if kaltura.Classify(err) == kaltura.ClassNotFound {
+			return nil, &itemFault{Fault{Code: kaltura.CodeEntryIDNotFound, Severity: SeverityError, Setting: setting,
+				Message: "template entry " + id + " does not exist or is not visible to the box's session"}}
+		}
+		return nil, fmt.Errorf("reading template entry: %w", err)
+	}
+	if t.ID == "" {
+		t.ID = id
+	}
+	rt.tmpl = &t
+	return &t, nil
+}
+
+func referenceID(r Recording) string {
+	if r.EventID > 0 {
+		return strconv.FormatInt(r.EventID, 10)
+	}
+	return r.ID
+}
+
+// EntryName returns the entry name for r: the title and the local date
+// (scheduled) or local date and time (ad-hoc) in loc.
+func EntryName(r Recording, loc *time.Location, fallback time.Time) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	t := r.Start
+	if t.IsZero() {
+		t = fallback
+	}
+	title := strings.TrimSpace(r.Title)
+	if title == "" {
+		title = "Recording"
+	}
+	if r.EventID == 0 {
+		return title + " " + t.In(loc).Format("2006-01-02 15:04")
+	}
+	return title + " " + t.In(loc).Format("2006-01-02")
+}
+
+func (e *engine) entryParams(st itemState, tmpl *kaltura.MediaEntry) url.Values {
+	r := st.Rec
+	p := url.Values{}
+	p.Set("entry:objectType", "KalturaMediaEntry")
+	p.Set("entry:mediaType", "1")
+	if id, _ := e.templateID(r); id != "" {
+		p.Set("entry:templateEntryId", id)
+	}
+	p.Set("entry:name", EntryName(r, e.o.Location, st.EnqueuedAt))
+	if d := strings.TrimSpace(r.Description); d != "" {
+		p.Set("entry:description", d)
+	}
+	tags := strings.TrimSpace(r.Tags)
+	if st.Short {
+		tags = joinTags(tags, e.o.ShortTag)
+	}
+	if tags != "" {
+		p.Set("entry:tags", tags)
+	}
+	p.Set("entry:referenceId", referenceID(r))
+	if len(r.CategoryIDs) > 0 && (tmpl == nil || strings.TrimSpace(tmpl.CategoriesIDs) == "") {
+		ids := make([]string, len(r.CategoryIDs))
+		for i, c := range r.CategoryIDs {
+			ids[i] = strconv.FormatInt(c, 10)
+		}
+		p.Set("entry:categoriesIds", strings.Join(ids, ","))
+	}
+	return p
+}
+
+func joinTags(a, b string) string {
+	if a == "" {
+		return b
+	}
+	if b == "" {
+		return a
+	}
+	return a + "," + b
+}
+
+// addEntry persists the intent, then creates the entry and attaches the
+// token in one multirequest (media.add + media.addContent with
+// {1:result:id}). See the package documentation for why this is
+// exactly-once.
+func (e *engine) addEntry(ctx context.Context, st itemState, rt *runtime, commit commitFunc) error {
+	tmpl, err := e.template(ctx, st, rt)
+	if err != nil {
+		return err
+	}
+	params := e.entryParams(st, tmpl)
+	st.State, st.IntentAt = StateAddingEntry, e.clock.Now()
+	st.AddAttempts++
+	if err := commit(st); err != nil {
+		return err
+	}
+	res, err := e.api.Multi(ctx, []kaltura.Request{
+		{Service: "media", Action: "add", Params: params},
+		{Service: "media", Action: "addContent", Params: url.Values{
+			"entryId":             {"{1:result:id}"},
+			"resource:objectType": {"KalturaUploadedFileTokenResource"},
+			"resource:token":      {st.TokenID},
+		}},
+	})
+	if err != nil {
+		// Outcome unknown: the next step probes the token before any resend.
+		return fmt.Errorf("creating entry: %w", err)
+	}
+	var ent kaltura.MediaEntry
+	if derr := res[0].Decode(&ent); derr != nil || ent.ID == "" {
+		// media.add failed: no entry holds the token.
+		st.State = StateUploaded
+		if cerr := commit(st); cerr != nil {
+			return cerr
+		}
+		if derr == nil {
+			derr = errors.New("media.add reply has no id")
+		}
+		return fmt.Errorf("creating entry: %w", derr)
+	}
+	e.log.Info("entry created", "item", st.Rec.ID, "entry", ent.ID)
+	cerr := res[1].Decode(nil)
+	st.EntryID = ent.ID
+	if cerr == nil || kaltura.Classify(cerr) == kaltura.ClassAlreadyDone {
+		st.State = StateContentAdded
+		return commit(st)
+	}
+	st.State = StateEntryCreated
+	if err := commit(st); err != nil {
+		return err
+	}
+	return fmt.Errorf("attaching upload to entry %s: %w", ent.ID, cerr)
+}
+
+// recoverAdd runs when the outcome of the media.add multirequest is unknown
+// (crash or lost reply). The token tells: CLOSED means an entry holds the
+// content (its id is the token's attachedObjectId); FULL_UPLOAD means no
+// entry got it, so the add may be sent again — but only after AddSettle has
+// passed since the intent, so that a request still running on the server
+// cannot race a second one.
+func (e *engine) recoverAdd(ctx context.Context, st itemState, rt *runtime, commit commitFunc) error {
+	tok, err := e.getToken(ctx, st.TokenID)
+	if err != nil {
+		if kaltura.Classify(err) == kaltura.ClassTokenRestart {
+			return e.restartToken(st, commit, err)
+		}
+		return err
+	}
+	switch int(tok.Status) {
+	case kaltura.TokenClosed:
+		return e.closedToken(st, tok, commit)
+	case kaltura.TokenFullUpload:
+		now := e.clock.Now()
+		from := st.IntentAt
+		if from.After(now) { // the clock went back (no RTC): count from now on
+			from = rt.firstSeen
+		}
+		if wait := from.Add(e.o.AddSettle).Sub(now); wait > 0 {
+			return &waitError{d: wait, why: "letting an earlier media.add settle before retrying"}
+		}
+		st.State = StateUploaded
+		return commit(st)
+	case kaltura.TokenPending, kaltura.TokenPartial:
+		rt.synced = false
+		st.State = StateUploading
+		return commit(st)
+	}
+	return e.restartToken(st, commit, fmt.Errorf("upload token status %d", tok.Status))
+}
+
+func (e *engine) addContent(ctx context.Context, st itemState, rt *runtime, commit commitFunc) error {
+	err := e.api.Call(ctx, "media", "addContent", url.Values{
+		"entryId":             {st.EntryID},
+		"resource:objectType": {"KalturaUploadedFileTokenResource"},
+		"resource:token":      {st.TokenID},
+	}, nil)
+	if err == nil || kaltura.Classify(err) == kaltura.ClassAlreadyDone {
+		st.State = StateContentAdded
+		return commit(st)
+	}
+	switch kaltura.Classify(err) {
+	case kaltura.ClassTokenState:
+		tok, gerr := e.getToken(ctx, st.TokenID)
+		if gerr != nil {
+			return gerr
+		}
+		switch int(tok.Status) {
+		case kaltura.TokenClosed:
+			return e.closedToken(st, tok, commit)
+		case kaltura.TokenPending, kaltura.TokenPartial:
+			rt.synced = false
+			st.State = StateUploading
+			return commit(st)
+		case kaltura.TokenTimedOut, kaltura.TokenDeleted:
+			return e.restartToken(st, commit, err)
+		}
+	case kaltura.ClassNotFound:
+		// The entry was deleted in Kaltura before it got content: make a new one.
+		st.Warnings = append(st.Warnings, Fault{ItemID: st.Rec.ID, EntryID: st.EntryID, Severity: SeverityWarning, Code: kaltura.CodeEntryIDNotFound,
+			Message: "entry " + st.EntryID + " vanished before content was attached; creating a new one", Time: e.clock.Now()})
+		st.EntryID, st.State = "", StateUploaded
+		return commit(st)
+	case kaltura.ClassTokenRestart:
+		return e.restartToken(st, commit, err)
+	}
+	return fmt.Errorf("attaching upload to entry %s: %w", st.EntryID, err)
+}
+
+// templateCopied compares a field that only the template copy sets
+// (kaltura.md §5 "Silent failures"). ok is false when the copy did not
+// happen; checked is false when the template has no field to tell by.
+func templateCopied(tmpl, ent *kaltura.MediaEntry, sent url.Values) (ok, checked bool, field string) {
+	switch {
+	case tmpl.EntitledUsersEdit != "":
+		return ent.EntitledUsersEdit == tmpl.EntitledUsersEdit, true, "entitledUsersEdit"
+	case tmpl.EntitledUsersPublish != "":
+		return ent.EntitledUsersPublish == tmpl.EntitledUsersPublish, true, "entitledUsersPublish"
+	case tmpl.Tags != "" && !sent.Has("entry:tags"):
+		return ent.Tags == tmpl.Tags, true, "tags"
+	case tmpl.Description != "" && !sent.Has("entry:description"):
+		return ent.Description == tmpl.Description, true, "description"
+	case tmpl.CategoriesIDs != "" && !sent.Has("entry:categoriesIds"):
+		return ent.CategoriesIDs != "", true, "categoriesIds"
+	}
+	return true, false, ""
+}
+
+func (e *engine) follow(ctx context.Context, st itemState, rt *runtime, commit commitFunc) error {
+	var ent kaltura.MediaEntry
+	err := e.api.Call(ctx, "media", "get", url.Values{"entryId": {st.EntryID}}, &ent)
+	if err != nil {
+		if kaltura.Classify(err) == kaltura.ClassNotFound {
+			return &itemFault{Fault{Code: kaltura.CodeEntryIDNotFound, Severity: SeverityError, EntryID: st.EntryID,
+				Message: "entry " + st.EntryID + " was deleted in Kaltura before it was ready; the local file is kept"}}
+		}
+		return fmt.Errorf("reading entry %s: %w", st.EntryID, err)
+	}
+	if !st.TemplateChecked {
+		tmpl, terr := e.template(ctx, st, rt)
+		if terr != nil {
+			var itf *itemFault
+			if !errors.As(terr, &itf) {
+				return terr
+			}
+			tmpl = nil // the template vanished meanwhile: nothing to compare
+		}
+		if tmpl != nil {
+			if ok, checked, field := templateCopied(tmpl, &ent, e.entryParams(st, tmpl)); !ok {
+				_, setting := e.templateID(st.Rec)
+				f := Fault{ItemID: st.Rec.ID, EntryID: st.EntryID, Severity: SeverityWarning, Code: "TEMPLATE_NOT_COPIED", Setting: setting,
+					Message: "entry " + st.EntryID + " was created without the template copy (" + field + " differs): owner, co-editors and categories may be missing; check the template and the app token's disableentitlement privilege", Time: e.clock.Now()}
+				st.Warnings = append(st.Warnings, f)
+				e.log.Warn("template not copied", "item", st.Rec.ID, "entry", st.EntryID, "template", tmpl.ID, "field", field)
+			} else if !checked {
+				e.log.Info("template copy cannot be verified: template has no distinguishing field", "item", st.Rec.ID, "template", tmpl.ID)
+			}
+		}
+		st.TemplateChecked = true
+		if err := commit(st); err != nil {
+			return err
+		}
+	}
+	switch int(ent.Status) {
+	case kaltura.EntryReady:
+		st.State = StateReady
+		if err := commit(st); err != nil {
+			return err
+		}
+		e.log.Info("entry ready", "item", st.Rec.ID, "entry", st.EntryID)
+		if e.onReady != nil {
+			e.onReady(st)
+		}
+		return nil
+	case kaltura.EntryConvertError, kaltura.EntryImportError:
+		return &itemFault{Fault{Code: "ENTRY_CONVERSION_FAILED", Severity: SeverityError, EntryID: st.EntryID,
+			Message: fmt.Sprintf("Kaltura could not process entry %s (status %d); the local file is kept", st.EntryID, ent.Status)}}
+	case kaltura.EntryDeleted:
+		return &itemFault{Fault{Code: "ENTRY_DELETED", Severity: SeverityError, EntryID: st.EntryID,
+			Message: "entry " + st.EntryID + " was deleted in Kaltura before it was ready; the local file is kept"}}
+	}
+	d := rt.pollDelay
+	if d <= 0 {
+		d = e.o.PollInterval
+	}
+	rt.pollDelay = min(d*2, e.o.MaxPollInterval)
+	return &waitError{d: d, why: fmt.Sprintf("entry %s status %d", st.EntryID, ent.Status)}
+}
