@@ -70,7 +70,7 @@ test-qemu: tools
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) test -timeout 30m -exec qemu-arm-static $(ARM_PKGS)
 
 run: build
-	@scripts/run-dev.sh
+	$(GO) run ./tools/cmd/devrun -sim $(BIN)/kalturasim -box $(BIN)/capturebox
 
 image:
 	$(MAKE) -C buildroot

@@ -114,7 +114,8 @@ type Button interface {
 // Size reports the columns and rows. Show replaces the whole screen: line i
 // goes on row i, lines beyond the last row are ignored, missing lines are
 // blank, and each line is cut or padded to the width. Text is shown as
-// printable ASCII; other runes appear as '?'.
+// printable ASCII; other runes appear as '?'. After Close, Show returns an
+// error; Close may be called more than once.
 type Display interface {
 	Size() (cols, rows int)
 	Show(lines ...string) error
@@ -124,6 +125,7 @@ type Display interface {
 // ConsolePort is the field-service console: the Pi's serial port on the
 // box, standard input and output on a developer machine. Reads block until
 // a byte arrives or the port is closed; Close makes pending reads return.
+// After Close, Read returns io.EOF and Write returns an error.
 type ConsolePort interface {
 	io.ReadWriteCloser
 }
@@ -198,9 +200,12 @@ type CaptureSource interface {
 // Next blocks until the next sample and returns samples in capture order
 // per kind; the first video sample is a key frame. It returns an error
 // wrapping ErrNoSignal when the signal is lost, ctx.Err() when ctx ends, and
-// io.EOF after Close. Format reports the video format. RequestKeyFrame asks
-// the encoder for a key frame as soon as possible (used to cut a recording
-// at an exact instant).
+// io.EOF after Close. After ErrNoSignal a stream may deliver again once the
+// signal returns (starting with a key frame), or keep failing; callers close
+// and reopen the source, with a pause, when it keeps failing. Format reports
+// the video format. RequestKeyFrame asks the encoder for a key frame as soon
+// as possible (used to cut a recording at an exact instant); it is safe to
+// call while another goroutine is blocked in Next.
 type Stream interface {
 	Next(ctx context.Context) (Sample, error)
 	Format() VideoFormat

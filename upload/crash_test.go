@@ -41,56 +41,78 @@ func TestCrashAtEveryPoint(t *testing.T) {
 	if len(points) < 20 {
 		t.Fatalf("only %d hook points: %v", len(points), points)
 	}
-	for k := range points {
-		second := k%4 + 1
-		t.Run(fmt.Sprintf("%02d_%s_then_%d", k, strings.ReplaceAll(points[k], ":", "_"), second), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				h := newHarness(t)
-				path, data := h.file("c.mp4", size)
-				rec := scheduled("c", path, h.template)
-				crashAt := func(at int) func(string) error {
-					n := 0
-					return func(string) error {
-						n++
-						if n == at {
-							return upload.ErrCrash
-						}
-						return nil
-					}
-				}
-				o := h.opts(h.session())
-				o.SetHook(crashAt(k + 1))
-				q := h.open(o)
-				if err := q.Enqueue(rec); err != nil {
-					t.Fatal(err)
-				}
-				if err := h.run(q, func() bool { return false }); !errors.Is(err, upload.ErrCrash) {
-					t.Fatalf("run 1: %v", err)
-				}
-				// Reboot: new session, new queue; the recorder re-enqueues (idempotent).
-				o = h.opts(h.session())
-				o.SetHook(crashAt(second))
-				q = h.open(o)
-				q.Enqueue(rec)
-				if err := h.run(q, h.isReady("c")); err != nil && !errors.Is(err, upload.ErrCrash) {
-					t.Fatalf("run 2: %v", err)
-				}
-				q = h.open(h.opts(h.session()))
-				if err := h.run(q, h.isReady("c")); err != nil {
-					t.Fatalf("run 3: %v", err)
-				}
-				h.checkOneEntry(data)
-				if !q.Deletable("c") {
-					t.Error("not deletable after READY")
-				}
-				for _, f := range h.faultList() {
-					if f.Severity == upload.SeverityError {
-						t.Errorf("fault %+v", f)
-					}
-				}
-			})
-		})
+	for _, attached := range []bool{true, false} {
+		for k := range points {
+			second := k%4 + 1
+			name := fmt.Sprintf("attached=%v/%02d_%s_then_%d", attached, k, strings.ReplaceAll(points[k], ":", "_"), second)
+			t.Run(name, func(t *testing.T) { crashTwice(t, size, attached, k+1, second) })
+		}
 	}
+}
+
+func crashTwice(t *testing.T, size int, attached bool, first, second int) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t)
+		h.fake.NoAttachedObject = !attached
+		path, data := h.file("c.mp4", size)
+		rec := scheduled("c", path, h.template)
+		var crashedAt []string
+		crashAt := func(at int) func(string) error {
+			n := 0
+			return func(p string) error {
+				n++
+				if n == at {
+					crashedAt = append(crashedAt, p)
+					return upload.ErrCrash
+				}
+				return nil
+			}
+		}
+		o := h.opts(h.session())
+		o.SetHook(crashAt(first))
+		q := h.open(o)
+		if err := q.Enqueue(rec); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.run(q, func() bool { return false }); !errors.Is(err, upload.ErrCrash) {
+			t.Fatalf("run 1: %v", err)
+		}
+		// Reboot: new session, new queue; the recorder re-enqueues (idempotent).
+		o = h.opts(h.session())
+		o.SetHook(crashAt(second))
+		q = h.open(o)
+		q.Enqueue(rec)
+		done := func() bool { return h.isReady("c")() || h.hasFault("ENTRY_ID_UNKNOWN")() }
+		if err := h.run(q, done); err != nil && !errors.Is(err, upload.ErrCrash) {
+			t.Fatalf("run 2: %v", err)
+		}
+		q = h.open(h.opts(h.session()))
+		if err := h.run(q, done); err != nil {
+			t.Fatalf("run 3: %v", err)
+		}
+		h.checkOneEntry(data)
+		lostReply := false
+		for _, p := range crashedAt {
+			lostReply = lostReply || p == "after:multirequest"
+		}
+		if h.hasFault("ENTRY_ID_UNKNOWN")() {
+			if attached || !lostReply {
+				t.Fatalf("entry id lost although it was knowable (crashes at %v)", crashedAt)
+			}
+			if q.Deletable("c") {
+				t.Error("deletable without READY")
+			}
+			return
+		}
+		if !q.Deletable("c") {
+			t.Error("not deletable after READY")
+		}
+		for _, f := range h.faultList() {
+			if f.Severity == upload.SeverityError {
+				t.Errorf("fault %+v", f)
+			}
+		}
+	})
 }
 
 // TestCrashAfterAddWithoutAttachedObject: a server that does not report

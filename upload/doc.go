@@ -32,20 +32,23 @@
 //     can be attached to one entry only, and it becomes CLOSED at that
 //     moment, so the token itself records whether an entry got the content;
 //  3. after a crash or a lost reply, reads the token before sending again:
-//     CLOSED → the content is in an entry, whose id the server reports in
-//     the token's attachedObjectId: adopt it, never add again; FULL_UPLOAD →
+//     CLOSED → the content is in an entry: never add again; FULL_UPLOAD →
 //     no entry holds the content, so the add is sent again, but only after
 //     AddSettle has passed since the intent, so that a request still running
 //     on the server cannot race the new one.
 //
-// Hence a second entry with the recording can never be created. What
-// remains: (a) if the server died between the two halves of the
-// multirequest, or a stale request raced a new one despite AddSettle, an
-// EMPTY entry can be left behind; it is reported as a warning (the box may
-// not delete entries); (b) if a server does not fill attachedObjectId and
-// the reply was lost, the recording is in Kaltura exactly once but its
-// entry id is unknown: the item fails with ENTRY_ID_UNKNOWN naming the
-// referenceId to look for, and its file is never deleted automatically.
+// Hence no second entry with the recording is ever created. The gap: when
+// the token is CLOSED but the reply naming the entry was lost, the entry id
+// must come from the server. The token's attachedObjectId is used when it
+// names an entry whose referenceId is this recording's (checked with
+// baseEntry.get); the real server fills it only in some flows (S
+// kUploadedFileTokenResource::attachCreatedObject, called when the token
+// was not yet complete, and then with the flavor asset), so usually it
+// cannot help. The item then fails with ENTRY_ID_UNKNOWN naming the
+// referenceId to look for in the KMC; the recording is in Kaltura exactly
+// once and the local file is never deleted automatically. Rarer still: if
+// the server died between the two halves of the multirequest, an EMPTY
+// entry can be left behind (the box may not delete entries).
 //
 // Errors: transient ones (network, 5xx, rate limit, lock timeouts) back the
 // whole queue off with jittered exponential delays; configuration faults

@@ -144,19 +144,36 @@ func (e *engine) restartToken(st itemState, commit commitFunc, cause error) erro
 }
 
 // closedToken handles a token that is CLOSED: it was attached to an entry.
-func (e *engine) closedToken(st itemState, tok *kaltura.UploadToken, commit commitFunc) error {
-	id := tok.AttachedObjectID
-	if id == "" {
-		id = st.EntryID
+// The entry is the one the box knows (st.EntryID), or the token's
+// attachedObjectId — accepted only after baseEntry.get shows an entry with
+// this recording's referenceId (the real server fills attachedObject* only
+// in some flows, and then may name a flavor asset, not the entry).
+func (e *engine) closedToken(ctx context.Context, st itemState, tok *kaltura.UploadToken, commit commitFunc) error {
+	id := st.EntryID
+	if id == "" && tok.AttachedObjectID != "" {
+		var ent kaltura.MediaEntry
+		err := e.api.Call(ctx, "baseentry", "get", url.Values{"entryId": {tok.AttachedObjectID}}, &ent)
+		switch {
+		case err == nil && ent.ReferenceID == referenceID(st.Rec):
+			id = tok.AttachedObjectID
+		case err != nil && kaltura.Classify(err) != kaltura.ClassNotFound:
+			return fmt.Errorf("checking the entry of a closed upload token: %w", err)
+		}
 	}
 	if id == "" {
 		return &itemFault{Fault{Code: "ENTRY_ID_UNKNOWN", Severity: SeverityError,
-			Message: fmt.Sprintf("the recording reached Kaltura (token %s is attached) but the entry id was lost and the server does not report it; find the entry by reference id %q", st.TokenID, referenceID(st.Rec))}}
+			Message: fmt.Sprintf("the recording reached Kaltura exactly once (upload token %s is attached) but the reply naming its entry was lost and the server does not report it; find the entry by reference id %q", st.TokenID, referenceID(st.Rec))}}
 	}
-	if st.EntryID != "" && st.EntryID != id {
-		st.OrphanEnts = append(st.OrphanEnts, st.EntryID)
-		st.Warnings = append(st.Warnings, Fault{ItemID: st.Rec.ID, EntryID: st.EntryID, Severity: SeverityWarning, Code: "EMPTY_ENTRY",
-			Message: "an empty duplicate entry " + st.EntryID + " was left in Kaltura; the recording is in " + id, Time: e.clock.Now()})
+	if st.EntryID != "" && tok.AttachedObjectID != "" && tok.AttachedObjectID != st.EntryID {
+		// Only possible if a stale media.add raced a new one: report the
+		// entry the box knows as holding nothing only when the server says so.
+		var ent kaltura.MediaEntry
+		if err := e.api.Call(ctx, "baseentry", "get", url.Values{"entryId": {tok.AttachedObjectID}}, &ent); err == nil && ent.ReferenceID == referenceID(st.Rec) {
+			st.OrphanEnts = append(st.OrphanEnts, st.EntryID)
+			st.Warnings = append(st.Warnings, Fault{ItemID: st.Rec.ID, EntryID: st.EntryID, Severity: SeverityWarning, Code: "EMPTY_ENTRY",
+				Message: "an empty duplicate entry " + st.EntryID + " was left in Kaltura; the recording is in " + tok.AttachedObjectID, Time: e.clock.Now()})
+			id = tok.AttachedObjectID
+		}
 	}
 	st.EntryID, st.State = id, StateContentAdded
 	return commit(st)
@@ -187,7 +204,7 @@ func (e *engine) uploadChunk(ctx context.Context, st itemState, rt *runtime, com
 			st.State = StateUploaded
 			return commit(st)
 		case kaltura.TokenClosed:
-			return e.closedToken(st, tok, commit)
+			return e.closedToken(ctx, st, tok, commit)
 		default:
 			return e.restartToken(st, commit, fmt.Errorf("upload token status %d", tok.Status))
 		}
@@ -238,7 +255,7 @@ func (e *engine) uploadChunk(ctx context.Context, st itemState, rt *runtime, com
 				st.State = StateUploaded
 				return commit(st)
 			case kaltura.TokenClosed:
-				return e.closedToken(st, t2, commit)
+				return e.closedToken(ctx, st, t2, commit)
 			case kaltura.TokenTimedOut, kaltura.TokenDeleted:
 				return e.restartToken(st, commit, err)
 			}
@@ -440,7 +457,7 @@ func (e *engine) recoverAdd(ctx context.Context, st itemState, rt *runtime, comm
 	}
 	switch int(tok.Status) {
 	case kaltura.TokenClosed:
-		return e.closedToken(st, tok, commit)
+		return e.closedToken(ctx, st, tok, commit)
 	case kaltura.TokenFullUpload:
 		now := e.clock.Now()
 		from := st.IntentAt
@@ -478,7 +495,7 @@ func (e *engine) addContent(ctx context.Context, st itemState, rt *runtime, comm
 		}
 		switch int(tok.Status) {
 		case kaltura.TokenClosed:
-			return e.closedToken(st, tok, commit)
+			return e.closedToken(ctx, st, tok, commit)
 		case kaltura.TokenPending, kaltura.TokenPartial:
 			rt.synced = false
 			st.State = StateUploading

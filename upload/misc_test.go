@@ -140,7 +140,9 @@ func TestBandwidthCapAppliesToUpload(t *testing.T) {
 		path, data := h.file("r.mp4", 640<<10)
 		start := time.Now()
 		q.Enqueue(scheduled("r", path, h.template))
-		if err := h.run(q, func() bool { return q.Items()[0].State == upload.StateContentAdded || q.Items()[0].State == upload.StateReady }); err != nil {
+		if err := h.run(q, func() bool {
+			return q.Items()[0].State == upload.StateContentAdded || q.Items()[0].State == upload.StateReady
+		}); err != nil {
 			t.Fatal(err)
 		}
 		h.checkOneEntry(data)

@@ -538,3 +538,37 @@ func testCAPEM(t *testing.T) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
+
+// TestCheckGolden pins the text "capturebox config check" prints for a file
+// with one of each kind of mistake.
+func TestCheckGolden(t *testing.T) {
+	path := filepath.Join("testdata", "broken.toml")
+	var b strings.Builder
+	for _, p := range Check(path) {
+		b.WriteString(p.In(path) + "\n")
+	}
+	want, err := os.ReadFile(filepath.Join("testdata", "broken.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("Check output:\n%s\nwant (testdata/broken.golden):\n%s", b.String(), want)
+	}
+	if leaks(b.String(), "9F86D081884C7D659A2FEAA0C55AD015") {
+		t.Error("Check output shows the token")
+	}
+}
+
+func BenchmarkParseExample(b *testing.B) {
+	data, err := os.ReadFile(exampleFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data = []byte(commentedKeyRE.ReplaceAllString(string(data), "$1"))
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse(data, exampleFile); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -260,7 +260,11 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 	v.pin("hardware.led_pin", hw.LEDPin)
 	v.pin("hardware.button_pin", hw.ButtonPin)
 	if hw.LEDPin == hw.ButtonPin {
-		v.add("hardware.button_pin", "is the same pin as hardware.led_pin")
+		if v.isSet("hardware.led_pin") && !v.isSet("hardware.button_pin") {
+			v.add("hardware.led_pin", "is the same pin as hardware.button_pin")
+		} else {
+			v.add("hardware.button_pin", "is the same pin as hardware.led_pin")
+		}
 	}
 	v.durationRange("hardware.long_press", hw.LongPress, 500*time.Millisecond, 10*time.Second)
 	v.absPath("hardware.display_port", hw.DisplayPort, true)

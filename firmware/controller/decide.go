@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/capturebox/capturebox/hal"
+	"github.com/capturebox/capturebox/sync/plan"
 	"github.com/capturebox/capturebox/sync/schedule"
 )
 
@@ -155,22 +156,12 @@ func (p Policy) inWindow(o schedule.Occurrence, now time.Time) bool {
 	return !now.Before(o.Start.Add(-p.PrePadding)) && now.Before(o.End.Add(p.PostPadding))
 }
 
-// Order sorts occurrences the way the box picks "the one event" (kaltura.md §8):
-// PRIORITY (higher first), then earliest start, then lowest id.
+// Order sorts occurrences the way the box picks "the one event" (the
+// display's current event, the one a long press stops): the schedule
+// planner's order (kaltura.md §8: PRIORITY, then earliest start, then lowest
+// id).
 func Order(occs []schedule.Occurrence) {
-	sort.SliceStable(occs, func(i, j int) bool {
-		a, b := occs[i], occs[j]
-		if a.Priority != b.Priority {
-			return a.Priority > b.Priority
-		}
-		if !a.Start.Equal(b.Start) {
-			return a.Start.Before(b.Start)
-		}
-		if a.EventID != b.EventID {
-			return a.EventID < b.EventID
-		}
-		return a.Key < b.Key
-	})
+	sort.SliceStable(occs, func(i, j int) bool { return plan.Less(occs[i], occs[j]) })
 }
 
 // due returns the recordable occurrences in their window at now, in Order.

@@ -224,13 +224,13 @@ func TestScreen(t *testing.T) {
 }
 
 func TestOrder(t *testing.T) {
-	occs := []schedule.Occurrence{occ(3, "0s", "1h"), occ(2, "0s", "1h"), occ(1, "5m", "1h"), occ(4, "10m", "1h", func(o *schedule.Occurrence) { o.Priority = 5 })}
+	occs := []schedule.Occurrence{occ(3, "0s", "1h"), occ(2, "0s", "1h"), occ(1, "5m", "1h"), occ(4, "10m", "1h", func(o *schedule.Occurrence) { o.Priority = 1 }), occ(5, "0s", "1h", func(o *schedule.Occurrence) { o.Priority = 9 })}
 	Order(occs)
 	var keys []string
 	for _, o := range occs {
 		keys = append(keys, o.Key)
 	}
-	if got := strings.Join(keys, ","); got != "4,2,3,1" {
-		t.Errorf("order = %s, want 4,2,3,1", got)
+	if got := strings.Join(keys, ","); got != "4,5,2,3,1" {
+		t.Errorf("order = %s, want 4,5,2,3,1 (priority 1 highest, 0 undefined last)", got)
 	}
 }

@@ -118,6 +118,18 @@ type Page struct {
 	Body []byte
 	// IDs are the X-KALTURA-IDs of the VEVENTs in Body, in order.
 	IDs []int64
+	// Spans are the byte ranges of those VEVENTs in Body (BEGIN:VEVENT to
+	// the end of the END:VEVENT line), in the same order: a consumer may
+	// skip re-parsing an event whose bytes did not change.
+	Spans []Span
+
+	stamps []string // per id: DTSTAMP/SEQUENCE, for the verification
+}
+
+// Span is the byte range Body[Start:End] of the VEVENT with this id.
+type Span struct {
+	ID         int64
+	Start, End int
 }
 
 // File is one entry of the FTP file index.

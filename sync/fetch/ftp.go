@@ -292,7 +292,7 @@ func (f *FTP) Fetch(ctx context.Context, req Request) (*Listing, error) {
 			return nil, &PageError{Page: e.Name, Err: fmt.Errorf("file holds events %v, want one event %d", sc.ids, id)}
 		}
 		seen[id] = struct{}{}
-		l.Pages = append(l.Pages, Page{Name: e.Name, Body: body, IDs: sc.ids})
+		l.Pages = append(l.Pages, Page{Name: e.Name, Body: body, IDs: sc.ids, Spans: sc.spans})
 		l.Files = append(l.Files, File{Name: e.Name, Size: int64(e.Size), ModTime: e.Time, Body: string(body)})
 	}
 	l.Total = len(seen)

@@ -241,7 +241,7 @@ func (h *HTTPS) listOnce(ctx context.Context, from, to time.Time, st *Stats) (*L
 		for _, id := range sc.ids {
 			seen[id] = struct{}{}
 		}
-		l.Pages = append(l.Pages, Page{Name: name, Body: body, IDs: sc.ids})
+		l.Pages = append(l.Pages, Page{Name: name, Body: body, IDs: sc.ids, Spans: sc.spans, stamps: sc.stamps})
 		want := (l.Total + PageSize - 1) / PageSize
 		if page >= want {
 			break
@@ -267,9 +267,8 @@ func (h *HTTPS) listOnce(ctx context.Context, from, to time.Time, st *Stats) (*L
 func (h *HTTPS) recentlyUpdated(ctx context.Context, from, to time.Time, l *Listing, st *Stats) (map[int64]string, error) {
 	have := make(map[int64]string, l.Total)
 	for _, p := range l.Pages {
-		sc, _ := scanPage(p.Body) // scanned before: cannot fail
-		for i, id := range sc.ids {
-			have[id] = sc.stamps[i]
+		for i, id := range p.IDs {
+			have[id] = p.stamps[i]
 		}
 	}
 	base := url.Values{}

@@ -14,6 +14,7 @@ type scanned struct {
 	ids    []int64
 	stamps []string // "DTSTAMP/SEQUENCE" per id: changes with every update
 	total  int      // X-KALTURA-TOTAL-COUNT; -1 when absent
+	spans  []Span   // byte range of each VEVENT
 }
 
 var (
@@ -42,7 +43,16 @@ func scanPage(body []byte) (scanned, error) {
 	var stamp, seq string
 	haveID := false
 	var verr *kaltura.APIError
+	// The body must start with BEGIN:VCALENDAR (after an optional BOM and
+	// blank lines): a captive portal's HTML page is not an empty schedule.
+	rest := bytes.TrimLeft(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if !hasPrefixFold(rest, []byte("BEGIN:VCALENDAR")) {
+		return s, fmt.Errorf("not an iCalendar body")
+	}
+	full := body
+	evStart := 0
 	for len(body) > 0 {
+		pos := len(full) - len(body) // offset of this line
 		var line []byte
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
 			line, body = body[:i], body[i+1:]
@@ -56,6 +66,7 @@ func scanPage(body []byte) (scanned, error) {
 				return s, fmt.Errorf("nested VEVENT")
 			}
 			inEvent, haveID, stamp, seq = true, false, "", ""
+			evStart = pos
 		case bytes.EqualFold(line, lEndEvent):
 			if !inEvent {
 				return s, fmt.Errorf("END:VEVENT without BEGIN")
@@ -65,6 +76,7 @@ func scanPage(body []byte) (scanned, error) {
 			}
 			s.ids = append(s.ids, id)
 			s.stamps = append(s.stamps, stamp+"/"+seq)
+			s.spans = append(s.spans, Span{ID: id, Start: evStart, End: len(full) - len(body)})
 			inEvent = false
 		case inEvent && hasPrefixFold(line, pID):
 			// The last one wins: raw newlines in DESCRIPTION (written

@@ -439,7 +439,7 @@ func writeLine(b *bytes.Buffer, name string, params []param, value string) {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			v = strings.NewReplacer(`"`, "", "\n", " ").Replace(v)
+			v = paramCleaner.Replace(v)
 			if strings.ContainsAny(v, ";:,") {
 				b.WriteByte('"')
 				b.WriteString(v)
@@ -453,6 +453,9 @@ func writeLine(b *bytes.Buffer, name string, params []param, value string) {
 	b.WriteString(value)
 	b.WriteString("\r\n")
 }
+
+// paramCleaner removes what a parameter value cannot hold.
+var paramCleaner = strings.NewReplacer(`"`, "", "\n", " ")
 
 var textEscaper = strings.NewReplacer(`\`, `\\`, `;`, `\;`, `,`, `\,`, "\n", `\n`)
 

@@ -343,11 +343,33 @@ func genCase(r *rand.Rand, i int) diffCase {
 		b.WriteString(vtimezone(loc, start.AddDate(-1, 0, 0), to.AddDate(1, 0, 0)))
 		dtstart = "DTSTART;TZID=" + zone + ":" + wall.Format("20060102T150405")
 		dtend = "DTEND;TZID=" + zone + ":" + wallUTC(start.Add(dur).In(loc)).Format("20060102T150405")
+		if !unambiguous(start.Add(dur), loc) {
+			// The end's wall time is in the repeated hour, where ical.js
+			// reads it differently: say it in UTC (both forms are legal,
+			// and Kaltura mixes them).
+			dtend = "DTEND:" + start.Add(dur).UTC().Format("20060102T150405Z")
+		}
 	}
 	fmt.Fprintf(&b, "BEGIN:VEVENT\r\nUID:diff-%d\r\nSUMMARY:case %d\r\n%s\r\n%s\r\nDTSTAMP:20250101T000000Z\r\n"+
 		"X-KALTURA-ID:%d\r\nX-KALTURA-TYPE:1\r\nX-KALTURA-STATUS:2\r\nX-KALTURA-RESOURCE-IDS:58\r\nRRULE:%s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
 		i, i, dtstart, dtend, 1000+i, rule)
 	return diffCase{Name: fmt.Sprintf("case%03d", i), ICS: b.String(), From: from.UnixMilli(), To: to.UnixMilli(), rule: rule, zone: zone}
+}
+
+// unambiguous reports whether the wall time of t in loc occurs exactly once.
+func unambiguous(t time.Time, loc *time.Location) bool {
+	wall := wallUTC(t.In(loc))
+	seen := 0
+	for _, probe := range []time.Time{t.Add(-36 * time.Hour), t.Add(36 * time.Hour)} {
+		_, off := probe.In(loc).Zone()
+		inst := wall.Add(-time.Duration(off) * time.Second)
+		if _, o := inst.In(loc).Zone(); o == off && wallUTC(inst.In(loc)).Equal(wall) {
+			seen++
+		}
+	}
+	_, o1 := t.Add(-36 * time.Hour).In(loc).Zone()
+	_, o2 := t.Add(36 * time.Hour).In(loc).Zone()
+	return seen == 2 && o1 == o2 || seen == 1 && o1 != o2
 }
 
 func weekdaySet(r *rand.Rand, must time.Weekday) string {

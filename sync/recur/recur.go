@@ -32,6 +32,17 @@
 // lecture stays at 09:00 local across DST changes, and each instance lasts
 // End−Start of the series. Wall times that do not exist or occur twice are
 // resolved as RFC 5545 says (schedule.ResolveLocal). UNTIL is inclusive.
+// Instances on invalid dates (31 September) are skipped, not moved.
+//
+// Known limit: a series whose DTSTART itself is written in a DST gap
+// (02:30 on the spring-forward day) repeats at the resolved wall time
+// (03:30), because schedule.Event keeps DTSTART as an instant; RFC 5545
+// would keep 02:30 on the other days. Kaltura's lectures do not start in
+// the small hours.
+//
+// The expansion is checked against ical.js 2.2.1 by a differential test
+// (diff_test.go, difftest/); see there for the three places where ical.js
+// departs from RFC 5545 and this package does not.
 package recur
 
 import (

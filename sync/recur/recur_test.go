@@ -276,3 +276,23 @@ func BenchmarkExpandWeeklySeries(b *testing.B) {
 		Expand(evs, from, to, Options{})
 	}
 }
+
+// TestInvalidDatesSkipped: RFC 5545 §3.3.10 says instances on invalid
+// dates (31 September) are ignored, not moved (ical.js 2.2.1 moves them to
+// 1 October, which is why the differential test avoids the case).
+func TestInvalidDatesSkipped(t *testing.T) {
+	s := series(1, "Europe/Berlin", "20240531T070000", time.Hour, "FREQ=YEARLY;BYMONTH=5,9;COUNT=3")
+	got, err := Starts(s, ts("2024-01-01T00:00:00Z"), ts("2030-01-01T00:00:00Z"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"2024-05-31T05:00:00Z", "2025-05-31T05:00:00Z", "2026-05-31T05:00:00Z"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].Format(time.RFC3339) != want[i] {
+			t.Errorf("instance %d = %s, want %s", i, got[i].Format(time.RFC3339), want[i])
+		}
+	}
+}

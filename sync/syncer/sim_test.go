@@ -29,7 +29,7 @@ var t0 = time.Date(2025, 9, 1, 8, 0, 0, 0, time.UTC)
 // env is the simulator on loopback HTTP, a fetcher, a cache directory and
 // a Syncer wired as the firmware wires them.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	sim   *kalturasim.Server
 	store *simsched.Store
 	ts    *httptest.Server
@@ -44,7 +44,7 @@ type env struct {
 	gzipped int
 }
 
-func newEnv(t *testing.T, mod func(*fetch.HTTPSOptions)) *env {
+func newEnv(t testing.TB, mod func(*fetch.HTTPSOptions)) *env {
 	t.Helper()
 	e := &env{t: t, logs: &logBuffer{}}
 	sim, err := kalturasim.New(kalturasim.Options{Clock: func() time.Time { return t0 }, Seed: 3})
@@ -79,9 +79,9 @@ func newEnv(t *testing.T, mod func(*fetch.HTTPSOptions)) *env {
 func (e *env) newSyncer(f Fetcher) *Syncer {
 	s, err := New(Config{
 		Fetcher: f, Store: e.cache,
-		Clock:       func() (time.Time, bool) { return e.sim.Now(), true },
-		ResourceIDs: []int64{resource},
-		Logger:      slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Clock:      func() (time.Time, bool) { return e.sim.Now(), true },
+		ResourceID: resource,
+		Logger:     slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -1,7 +1,7 @@
 // Package syncer keeps the box's schedule current: it fetches the complete
-// listing (sync/fetch), parses every page (sync/icalparse), turns the events
-// into the occurrences of the window (sync/recur, or an injected Planner),
-// logs what changed, saves the result as the last good schedule
+// listing (sync/fetch), parses every page (sync/icalparse), builds the plan
+// of the window (sync/plan: occurrences on this resource, what to record,
+// blackouts, conflicts), logs what changed, saves the result as the last good schedule
 // (sync/cache) and swaps it in atomically for the controller.
 //
 // One attempt is sync1: it either replaces the schedule with a new complete
@@ -23,11 +23,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +38,7 @@ import (
 	"github.com/capturebox/capturebox/sync/cache"
 	"github.com/capturebox/capturebox/sync/fetch"
 	"github.com/capturebox/capturebox/sync/icalparse"
+	"github.com/capturebox/capturebox/sync/plan"
 	"github.com/capturebox/capturebox/sync/recur"
 	"github.com/capturebox/capturebox/sync/schedule"
 )
@@ -65,21 +69,13 @@ type Store interface {
 // untrusted clock: the window would be wrong.
 type Clock func() (now time.Time, trusted bool)
 
-// ParseFunc parses one raw page (an API page or an FTP file).
+// ParseFunc parses one raw page (an API page or an FTP file). It is called
+// for several pages at once, so it must be safe for concurrent use.
 type ParseFunc func(page []byte) (*icalparse.Calendar, error)
 
-// Planner turns the events of a complete listing into the occurrences of
-// [from, to). It must not keep or modify events.
-type Planner func(events []schedule.Event, from, to time.Time) ([]schedule.Occurrence, error)
-
-// ExpandPlanner is a Planner built on recur.Expand. Series whose expansion
-// failed are logged by the syncer through the returned error only when no
-// occurrence came out at all; partial expansions are kept.
-func ExpandPlanner(opts recur.Options) Planner {
-	return func(events []schedule.Event, from, to time.Time) ([]schedule.Occurrence, error) {
-		return recur.Expand(events, from, to, opts).Occurrences, nil
-	}
-}
+// Planner builds the plan of [from, to) from the events of a complete
+// listing (sync/plan). It must not keep or modify events.
+type Planner func(events []schedule.Event, from, to time.Time) plan.Plan
 
 // Config configures a Syncer. Fetcher, Store and Clock are required.
 type Config struct {
@@ -91,32 +87,49 @@ type Config struct {
 	Rand *rand.Rand
 	// Parse defaults to icalparse.Parse with its default limits.
 	Parse ParseFunc
-	// Plan defaults to ExpandPlanner(recur.Options{NoExpansion: true}):
-	// the default query (recurrenceTypeIn=0,2) returns concrete events
-	// only, so a series alone is never expanded.
-	Plan Planner
-	// ResourceIDs, when set, is checked on the box as well as by the
-	// server's filter (kaltura.md §8: any CAPTURE_DEVICE session sees the
-	// whole partner): an event whose X-KALTURA-RESOURCE-IDS names none of
-	// them is dropped with a warning. Leave empty when filtering by
-	// location (the cameras under it are not known here).
+	// ResourceID is this box's resource: the plan keeps only events booked
+	// on it (checked on the box as well as by the server's filter, since a
+	// CAPTURE_DEVICE session sees the whole partner; kaltura.md §8). 0
+	// keeps every event (when filtering by location).
+	ResourceID int64
+	// ResourceIDs is the older form of ResourceID: when ResourceID is 0,
+	// its single element is used. Deprecated: set ResourceID.
 	ResourceIDs []int64
+	// ExpandSeries lets the plan expand a series that arrives without its
+	// occurrences. Leave it off with the default query
+	// (recurrenceTypeIn=0,2), which returns concrete events only, so that
+	// a series whose occurrences were all deleted is never resurrected.
+	ExpandSeries bool
+	// Plan overrides the planner; default plan.BuildWith with ResourceID
+	// and ExpandSeries.
+	Plan Planner
 	// Interval between syncs; Jitter the ± fraction applied to every
 	// delay; MinBackoff/MaxBackoff bound the delay after failures
 	// (doubling from MinBackoff); LogEvery rate-limits the warning for a
 	// failure that repeats.
 	Interval, MinBackoff, MaxBackoff, LogEvery time.Duration
 	Jitter                                     float64
-	Logger                                     *slog.Logger
+	// CacheRefresh: an unchanged schedule is written to the cache again
+	// when the last write is older than this (default 1 h), so that the
+	// cached window and time stay recent.
+	CacheRefresh time.Duration
+	Logger       *slog.Logger
 }
 
 // Snapshot is one complete schedule. It is immutable: never modify it.
 type Snapshot struct {
-	// Events is the complete event list of the listing (after the
-	// resource check), sorted by start then id.
+	// Events is the complete event list of the listing, sorted by start
+	// then id.
 	Events []schedule.Event
-	// Occurrences are the occurrences of [From, To), sorted by start then
-	// key. Cancelled ones are included (shown, not recorded).
+	// Plan is what the box does over [From, To): the occurrences on this
+	// resource with the decision to record each (cancelled ones, other
+	// types and those under a blackout are shown, not recorded), the
+	// conflicts and the problems.
+	Plan plan.Plan
+	// Occurrences are the occurrences of Plan.Entries, in the same order
+	// (kept for callers written before Plan). Occurrence.Recordable does
+	// not know about blackouts: decide what to record with
+	// Plan.Entries[i].Record, Plan.Active or Plan.Next.
 	Occurrences []schedule.Occurrence
 	From, To    time.Time
 	// FetchedAt is when the listing was completed (trusted clock).
@@ -141,12 +154,12 @@ type Status struct {
 	// NextAttempt is when the loop plans the next sync.
 	NextAttempt time.Time
 	// Of the current schedule:
-	Events, Occurrences, Rejected int
-	Transport, Source             string
-	FetchedAt                     time.Time
-	From, To                      time.Time
-	FromCache                     bool
-	HaveSchedule                  bool
+	Events, Entries, Recordings, Conflicts, Problems, Rejected int
+	Transport, Source                                          string
+	FetchedAt                                                  time.Time
+	From, To                                                   time.Time
+	FromCache                                                  bool
+	HaveSchedule                                               bool
 	// CacheError is the last failure to load or save the cache ("" when
 	// fine).
 	CacheError string
@@ -170,9 +183,12 @@ type Syncer struct {
 	updates chan struct{}
 	now     chan struct{}
 
-	syncMu gosync.Mutex // one sync1 at a time; guards files, ftpService
-	files  []fetch.File
-	ftpSvc string
+	syncMu  gosync.Mutex // one sync1 at a time; guards files, ftpSvc, savedAt
+	files   []fetch.File
+	ftpSvc  string
+	savedAt time.Time        // last successful cache write (zero: none this run)
+	hashes  map[uint64]int64 // VEVENT bytes hash → id, of the current snapshot's parse
+	seed    maphash.Seed
 
 	mu     gosync.Mutex // guards st, loaded, rng, lastLog*
 	st     Status
@@ -207,6 +223,9 @@ func New(cfg Config) (*Syncer, error) {
 	if cfg.Jitter == 0 {
 		cfg.Jitter = DefaultJitter
 	}
+	if cfg.CacheRefresh <= 0 {
+		cfg.CacheRefresh = time.Hour
+	}
 	if cfg.Jitter < 0 || cfg.Jitter >= 1 {
 		return nil, fmt.Errorf("syncer: jitter %v out of [0, 1)", cfg.Jitter)
 	}
@@ -215,8 +234,17 @@ func New(cfg Config) (*Syncer, error) {
 			return icalparse.Parse(bytes.NewReader(page), icalparse.Options{Logger: cfg.Logger})
 		}
 	}
+	if cfg.ResourceID == 0 && len(cfg.ResourceIDs) > 0 {
+		if len(cfg.ResourceIDs) > 1 {
+			return nil, errors.New("syncer: one resource per box: set ResourceID")
+		}
+		cfg.ResourceID = cfg.ResourceIDs[0]
+	}
 	if cfg.Plan == nil {
-		cfg.Plan = ExpandPlanner(recur.Options{NoExpansion: true})
+		res, opts := cfg.ResourceID, plan.Options{Expand: recur.Options{NoExpansion: !cfg.ExpandSeries}}
+		cfg.Plan = func(events []schedule.Event, from, to time.Time) plan.Plan {
+			return plan.BuildWith(events, res, from, to, opts)
+		}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -228,6 +256,7 @@ func New(cfg Config) (*Syncer, error) {
 		updates: make(chan struct{}, 1),
 		now:     make(chan struct{}, 1),
 		rng:     cfg.Rand,
+		seed:    maphash.MakeSeed(),
 	}
 	return s, nil
 }
@@ -256,7 +285,14 @@ func (s *Syncer) Status() Status {
 	st := s.st
 	if c := s.cur.Load(); c != nil {
 		st.HaveSchedule = true
-		st.Events, st.Occurrences, st.Rejected = len(c.Events), len(c.Occurrences), c.Rejected
+		st.Events, st.Entries, st.Rejected = len(c.Events), len(c.Plan.Entries), c.Rejected
+		st.Conflicts, st.Problems = len(c.Plan.Conflicts), len(c.Plan.Problems)
+		st.Recordings = 0
+		for _, e := range c.Plan.Entries {
+			if e.Record {
+				st.Recordings++
+			}
+		}
 		st.Transport, st.Source, st.FetchedAt = c.Transport, c.Source, c.FetchedAt
 		st.From, st.To, st.FromCache = c.From, c.To, c.FromCache
 	}
@@ -289,24 +325,21 @@ func (s *Syncer) LoadCache() error {
 		s.log.Info("no last good schedule on disk")
 		return nil
 	}
-	occ, err := s.cfg.Plan(e.Events, e.From, e.To)
-	if err != nil {
-		s.setCacheErr(err)
-		s.log.Error("last good schedule not usable", "err", err)
-		return fmt.Errorf("syncer: planning the cached schedule: %w", err)
-	}
+	p := s.cfg.Plan(e.Events, e.From, e.To)
 	snap := &Snapshot{
-		Events: e.Events, Occurrences: sortOccurrences(occ), From: e.From, To: e.To,
+		Events: e.Events, Plan: p, Occurrences: occurrencesOf(p), From: e.From, To: e.To,
 		FetchedAt: e.FetchedAt, Transport: e.Transport, Source: e.Source,
 		Total: e.Total, Rejected: e.Rejected, FromCache: true,
 	}
 	s.syncMu.Lock()
-	s.files, s.ftpSvc = e.Files, e.FTPService
 	// A sync may have completed meanwhile; never go back to older data.
 	swapped := s.cur.CompareAndSwap(nil, snap)
+	if swapped {
+		s.files, s.ftpSvc, s.hashes = e.Files, e.FTPService, nil
+	}
 	s.syncMu.Unlock()
 	if swapped {
-		s.log.Info("last good schedule loaded", "events", len(e.Events), "occurrences", len(occ),
+		s.log.Info("last good schedule loaded", "events", len(e.Events), "entries", len(p.Entries),
 			"fetched_at", e.FetchedAt, "source", e.Source)
 		s.notify()
 	}
@@ -337,59 +370,110 @@ func (s *Syncer) sync1(ctx context.Context) error {
 		return fmt.Errorf("fetch: %w", err)
 	}
 	prev := s.cur.Load()
-	events, rejected, err := s.parseListing(l, prev)
+	events, rejected, hashes, err := s.parseListing(l, prev)
 	if err != nil {
 		return err
 	}
-	events = s.checkResources(events)
-	occ, err := s.cfg.Plan(events, l.From, l.To)
-	if err != nil {
-		return fmt.Errorf("plan: %w", err)
-	}
+	p := s.cfg.Plan(events, l.From, l.To)
 	done, _ := s.cfg.Clock()
 	snap := &Snapshot{
-		Events: events, Occurrences: sortOccurrences(occ), From: l.From, To: l.To,
+		Events: events, Plan: p, Occurrences: occurrencesOf(p), From: l.From, To: l.To,
 		FetchedAt: done, Transport: l.Transport, Source: l.Source,
 		Total: l.Total, Rejected: rejected,
 	}
-	var old []schedule.Occurrence
+	var old plan.Plan
 	if prev != nil {
-		old = prev.Occurrences
+		old = prev.Plan
 	}
-	d := DiffOccurrences(old, snap.Occurrences)
-	s.logDiff(d, snap, l)
+	s.logDiff(plan.Diff(old, p), snap, l)
 
-	// Save first, so that what the box acts on is on disk. A failed save
-	// does not hold the new schedule back: it is complete and newer than
-	// the cached one; the console shows the cache error.
-	serr := s.cfg.Store.Save(&cache.Entry{
-		FetchedAt: done, Transport: l.Transport, Source: l.Source, From: l.From, To: l.To,
-		Total: l.Total, Rejected: rejected, Events: events, Files: l.Files, FTPService: l.FTPService,
-	})
-	if serr != nil {
-		s.log.Error("saving the last good schedule failed", "err", serr)
+	// Save first, so that what the box acts on is on disk. The file is
+	// rewritten only when the schedule changed (or the last write failed,
+	// or it is older than CacheRefresh): a 10,000-event schedule is
+	// megabytes, and rewriting it every two minutes would wear the SD card
+	// for nothing. A failed save does not hold the new schedule back: it
+	// is complete and newer than the cached one; the console shows the
+	// cache error.
+	if s.mustSave(prev, events, l, done) {
+		serr := s.cfg.Store.Save(&cache.Entry{
+			FetchedAt: done, Transport: l.Transport, Source: l.Source, From: l.From, To: l.To,
+			Total: l.Total, Rejected: rejected, Events: events, Files: l.Files, FTPService: l.FTPService,
+		})
+		if serr != nil {
+			s.log.Error("saving the last good schedule failed", "err", serr)
+			s.savedAt = time.Time{}
+		} else {
+			s.savedAt = done
+		}
+		s.setCacheErr(serr)
 	}
-	s.setCacheErr(serr)
-	s.files, s.ftpSvc = l.Files, l.FTPService
+	s.files, s.ftpSvc, s.hashes = l.Files, l.FTPService, hashes
 	s.cur.Store(snap)
 	s.notify()
 	return nil
+}
+
+func occurrencesOf(p plan.Plan) []schedule.Occurrence {
+	out := make([]schedule.Occurrence, len(p.Entries))
+	for i := range p.Entries {
+		out[i] = p.Entries[i].Occurrence
+	}
+	return out
+}
+
+// mustSave decides whether the cache file must be rewritten.
+func (s *Syncer) mustSave(prev *Snapshot, events []schedule.Event, l *fetch.Listing, now time.Time) bool {
+	switch {
+	case prev == nil, s.savedAt.IsZero(): // first sync of this run, or the last write failed
+		return true
+	case now.Sub(s.savedAt) >= s.cfg.CacheRefresh || now.Before(s.savedAt):
+		return true
+	case l.Transport != prev.Transport || l.Source != prev.Source:
+		return true
+	case l.Stats.Downloaded > 0 || len(l.Files) != len(s.files):
+		return true // the FTP file index changed
+	}
+	return !sameEvents(prev.Events, events)
+}
+
+// sameEvents compares two event lists sorted alike (start, then id).
+func sameEvents(a, b []schedule.Event) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !sameEvent(&a[i], &b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameEvent(a, b *schedule.Event) bool {
+	return a.ID == b.ID && a.ParentID == b.ParentID && a.UID == b.UID && a.PartnerID == b.PartnerID &&
+		a.Type == b.Type && a.Status == b.Status && a.Title == b.Title && a.Description == b.Description &&
+		a.Location == b.Location && a.Priority == b.Priority && a.Sequence == b.Sequence &&
+		a.Start.Equal(b.Start) && a.End.Equal(b.End) && a.TZID == b.TZID && a.OwnerID == b.OwnerID &&
+		slices.Equal(a.ResourceIDs, b.ResourceIDs) && a.Tags == b.Tags && a.TemplateEntryID == b.TemplateEntryID &&
+		slices.Equal(a.EntryIDs, b.EntryIDs) && slices.Equal(a.CategoryIDs, b.CategoryIDs) &&
+		a.RRule == b.RRule && a.RRuleName == b.RRuleName && a.Updated.Equal(b.Updated)
 }
 
 // parseListing parses every page. Any page that fails to parse (including
 // a VERROR) fails the whole sync. The ids parsed (plus those rejected)
 // must be exactly the ids the fetcher counted. An event the parser
 // rejected keeps its last good version when there is one.
-func (s *Syncer) parseListing(l *fetch.Listing, prev *Snapshot) ([]schedule.Event, int, error) {
+func (s *Syncer) parseListing(l *fetch.Listing, prev *Snapshot) ([]schedule.Event, int, map[uint64]int64, error) {
+	cals, hashes, err := s.parsePages(l.Pages, prev)
+	if err != nil {
+		return nil, 0, nil, err
+	}
 	events := make([]schedule.Event, 0, l.Total)
 	seen := make(map[int64]bool, l.Total)
 	var rejectedIDs []int64
 	rejected := 0
-	for _, p := range l.Pages {
-		cal, err := s.cfg.Parse(p.Body)
-		if err != nil {
-			return nil, 0, fmt.Errorf("parse %s: %w", p.Name, err)
-		}
+	for i, p := range l.Pages {
+		cal := cals[i]
 		want := make(map[int64]bool, len(p.IDs))
 		for _, id := range p.IDs {
 			want[id] = true
@@ -397,7 +481,7 @@ func (s *Syncer) parseListing(l *fetch.Listing, prev *Snapshot) ([]schedule.Even
 		got := 0
 		for _, ev := range cal.Events {
 			if !want[ev.ID] {
-				return nil, 0, fmt.Errorf("%s: event %d parsed but not listed: %w", p.Name, ev.ID, ErrInconsistent)
+				return nil, 0, nil, fmt.Errorf("%s: event %d parsed but not listed: %w", p.Name, ev.ID, ErrInconsistent)
 			}
 			got++
 			if seen[ev.ID] {
@@ -414,10 +498,10 @@ func (s *Syncer) parseListing(l *fetch.Listing, prev *Snapshot) ([]schedule.Even
 			}
 		}
 		if got != len(p.IDs) {
-			return nil, 0, fmt.Errorf("%s: %d events listed, %d parsed or rejected: %w", p.Name, len(p.IDs), got, ErrInconsistent)
+			return nil, 0, nil, fmt.Errorf("%s: %d events listed, %d parsed or rejected: %w", p.Name, len(p.IDs), got, ErrInconsistent)
 		}
-		if l.Transport == "https" && cal.TotalCount != l.Total {
-			return nil, 0, fmt.Errorf("%s: total %d, listing total %d: %w", p.Name, cal.TotalCount, l.Total, ErrInconsistent)
+		if l.Transport == "https" && cal.TotalCount != notParsedWhole && cal.TotalCount != l.Total {
+			return nil, 0, nil, fmt.Errorf("%s: total %d, listing total %d: %w", p.Name, cal.TotalCount, l.Total, ErrInconsistent)
 		}
 	}
 	if rejected > 0 {
@@ -443,105 +527,149 @@ func (s *Syncer) parseListing(l *fetch.Listing, prev *Snapshot) ([]schedule.Even
 		}
 		return events[i].ID < events[j].ID
 	})
-	return events, rejected, nil
+	return events, rejected, hashes, nil
 }
 
-func (s *Syncer) checkResources(events []schedule.Event) []schedule.Event {
-	if len(s.cfg.ResourceIDs) == 0 {
-		return events
+// notParsedWhole marks a calendar assembled from reused events and a
+// partial parse: its TotalCount was not read from the page.
+const notParsedWhole = -2
+
+// parsePages parses the pages concurrently (one worker per CPU; the parse
+// dominates a sync) and returns one calendar per page, in order, or the
+// error of the first page that failed.
+//
+// Unchanged events are not parsed again: an event whose VEVENT bytes hash
+// to the same value, with the same id, as an event parsed in the last good
+// sync is taken from the last good schedule (prev). Only the other events
+// of a page are parsed, as a calendar of their own. Identical bytes give
+// an identical result, so this changes the cost, not the outcome. The
+// returned map is the hash index of this sync's events.
+//
+// Each page's body is dropped once parsed (the listing belongs to this
+// sync), which lowers the peak heap.
+func (s *Syncer) parsePages(pages []fetch.Page, prev *Snapshot) ([]*icalparse.Calendar, map[uint64]int64, error) {
+	var prevByID map[int64]int
+	if prev != nil && len(s.hashes) > 0 {
+		prevByID = make(map[int64]int, len(prev.Events))
+		for i := range prev.Events {
+			prevByID[prev.Events[i].ID] = i
+		}
 	}
-	out := events[:0:0]
-	var dropped []int64
-	for _, ev := range events {
-		ok := false
-		for _, r := range ev.ResourceIDs {
-			if slices.Contains(s.cfg.ResourceIDs, r) {
-				ok = true
-				break
+	cals := make([]*icalparse.Calendar, len(pages))
+	hashes := make([]map[uint64]int64, len(pages))
+	errs := make([]error, len(pages))
+	workers := min(runtime.GOMAXPROCS(0), len(pages))
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg gosync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(pages) || failed.Load() {
+					return
+				}
+				cals[i], hashes[i], errs[i] = s.parsePage(&pages[i], prev, prevByID)
+				if errs[i] != nil {
+					failed.Store(true)
+				}
+				pages[i].Body = nil // parsed: let the memory go before planning
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, nil, fmt.Errorf("parse %s: %w", pages[i].Name, err)
+		}
+	}
+	all := make(map[uint64]int64, len(s.hashes)+1)
+	for _, h := range hashes {
+		for k, v := range h {
+			all[k] = v
+		}
+	}
+	return cals, all, nil
+}
+
+// parsePage parses one page, reusing unchanged events of prev.
+func (s *Syncer) parsePage(p *fetch.Page, prev *Snapshot, prevByID map[int64]int) (*icalparse.Calendar, map[uint64]int64, error) {
+	hs := make([]uint64, len(p.Spans))
+	for i, sp := range p.Spans {
+		if sp.Start < 0 || sp.End > len(p.Body) || sp.Start > sp.End {
+			return nil, nil, fmt.Errorf("bad span %+v", sp)
+		}
+		hs[i] = maphash.Bytes(s.seed, p.Body[sp.Start:sp.End])
+	}
+	out := map[uint64]int64{}
+	var reused []schedule.Event
+	var todo []int // spans to parse
+	for i, sp := range p.Spans {
+		if id, ok := s.hashes[hs[i]]; ok && id == sp.ID && prevByID != nil {
+			if j, ok := prevByID[id]; ok {
+				reused = append(reused, prev.Events[j])
+				out[hs[i]] = id
+				continue
 			}
 		}
-		if ok {
-			out = append(out, ev)
-		} else {
-			dropped = append(dropped, ev.ID)
+		todo = append(todo, i)
+	}
+	if len(todo) == len(p.Spans) || len(p.Spans) == 0 {
+		// Nothing to reuse: parse the page as it came.
+		cal, err := s.cfg.Parse(p.Body)
+		if err != nil {
+			return nil, nil, err
+		}
+		s.indexParsed(cal, p.Spans, hs, out)
+		return cal, out, nil
+	}
+	cal := &icalparse.Calendar{TotalCount: notParsedWhole, Events: reused}
+	if len(todo) > 0 {
+		var b bytes.Buffer
+		b.WriteString("BEGIN:VCALENDAR\r\n")
+		for _, i := range todo {
+			b.Write(p.Body[p.Spans[i].Start:p.Spans[i].End])
+			if !bytes.HasSuffix(b.Bytes(), []byte("\n")) {
+				b.WriteString("\r\n")
+			}
+		}
+		b.WriteString("END:VCALENDAR\r\n")
+		part, err := s.cfg.Parse(b.Bytes())
+		if err != nil {
+			return nil, nil, err
+		}
+		sp := make([]fetch.Span, len(todo))
+		h := make([]uint64, len(todo))
+		for k, i := range todo {
+			sp[k], h[k] = p.Spans[i], hs[i]
+		}
+		s.indexParsed(part, sp, h, out)
+		cal.Events = append(cal.Events, part.Events...)
+		cal.Rejected = part.Rejected
+	}
+	return cal, out, nil
+}
+
+// indexParsed records the hash of each accepted event's bytes.
+func (s *Syncer) indexParsed(cal *icalparse.Calendar, spans []fetch.Span, hs []uint64, out map[uint64]int64) {
+	accepted := make(map[int64]bool, len(cal.Events))
+	for _, ev := range cal.Events {
+		accepted[ev.ID] = true
+	}
+	for i, sp := range spans {
+		if accepted[sp.ID] {
+			out[hs[i]] = sp.ID
 		}
 	}
-	if len(dropped) > 0 {
-		s.log.Warn("events not booked on this box's resource dropped", "count", len(dropped), "ids", headIDs(dropped, 20))
-	}
-	return out
-}
-
-func headIDs(ids []int64, n int) []int64 {
-	if len(ids) > n {
-		return ids[:n]
-	}
-	return ids
-}
-
-func sortOccurrences(occ []schedule.Occurrence) []schedule.Occurrence {
-	sort.SliceStable(occ, func(i, j int) bool {
-		if !occ[i].Start.Equal(occ[j].Start) {
-			return occ[i].Start.Before(occ[j].Start)
-		}
-		return occ[i].Key < occ[j].Key
-	})
-	return occ
-}
-
-// Diff is what changed between two schedules, by occurrence key.
-type Diff struct {
-	Added, Removed, Changed []string
-}
-
-// Empty reports whether nothing changed.
-func (d Diff) Empty() bool { return len(d.Added)+len(d.Removed)+len(d.Changed) == 0 }
-
-// DiffOccurrences compares two occurrence lists by Key. Changed lists keys
-// present in both whose fields differ (times compared as instants).
-func DiffOccurrences(old, cur []schedule.Occurrence) Diff {
-	var d Diff
-	om := make(map[string]*schedule.Occurrence, len(old))
-	for i := range old {
-		om[old[i].Key] = &old[i]
-	}
-	nm := make(map[string]bool, len(cur))
-	for i := range cur {
-		o := &cur[i]
-		nm[o.Key] = true
-		p, ok := om[o.Key]
-		switch {
-		case !ok:
-			d.Added = append(d.Added, o.Key)
-		case !sameOccurrence(p, o):
-			d.Changed = append(d.Changed, o.Key)
-		}
-	}
-	for i := range old {
-		if !nm[old[i].Key] {
-			d.Removed = append(d.Removed, old[i].Key)
-		}
-	}
-	sort.Strings(d.Added)
-	sort.Strings(d.Removed)
-	sort.Strings(d.Changed)
-	return d
-}
-
-func sameOccurrence(a, b *schedule.Occurrence) bool {
-	return a.EventID == b.EventID && a.ParentID == b.ParentID && a.Type == b.Type && a.Status == b.Status &&
-		a.Title == b.Title && a.Description == b.Description && a.Priority == b.Priority &&
-		a.Start.Equal(b.Start) && a.End.Equal(b.End) && a.TZID == b.TZID &&
-		slices.Equal(a.ResourceIDs, b.ResourceIDs) && a.Tags == b.Tags &&
-		a.TemplateEntryID == b.TemplateEntryID && slices.Equal(a.CategoryIDs, b.CategoryIDs) &&
-		a.Updated.Equal(b.Updated)
 }
 
 const diffKeysLogged = 20
 
-func (s *Syncer) logDiff(d Diff, snap *Snapshot, l *fetch.Listing) {
+func (s *Syncer) logDiff(d plan.Changes, snap *Snapshot, l *fetch.Listing) {
 	attrs := []any{
-		"events", len(snap.Events), "occurrences", len(snap.Occurrences),
+		"events", len(snap.Events), "entries", len(snap.Plan.Entries),
 		"added", len(d.Added), "removed", len(d.Removed), "changed", len(d.Changed),
 		"transport", l.Transport, "requests", l.Stats.Requests, "bytes", l.Stats.Bytes,
 	}
@@ -555,9 +683,22 @@ func (s *Syncer) logDiff(d Diff, snap *Snapshot, l *fetch.Listing) {
 		s.log.Debug("schedule synced, unchanged", attrs...)
 		return
 	}
+	var added, removed, changed []string
+	for _, e := range d.Added {
+		added = append(added, e.Key)
+	}
+	for _, e := range d.Removed {
+		removed = append(removed, e.Key)
+	}
+	for _, c := range d.Changed {
+		changed = append(changed, c.New.Key+"("+strings.Join(c.Fields, ",")+")")
+	}
 	attrs = append(attrs,
-		"added_keys", headKeys(d.Added), "removed_keys", headKeys(d.Removed), "changed_keys", headKeys(d.Changed))
+		"added_keys", headKeys(added), "removed_keys", headKeys(removed), "changed_keys", headKeys(changed))
 	s.log.Info("schedule synced, changed", attrs...)
+	for _, pr := range snap.Plan.Problems {
+		s.log.Warn("schedule problem", "event_id", pr.EventID, "reason", pr.Reason)
+	}
 }
 
 func headKeys(k []string) []string {

@@ -9,11 +9,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/capturebox/capturebox/sync/fetch"
 	"github.com/capturebox/capturebox/sync/icalparse"
+	"github.com/capturebox/capturebox/sync/plan"
 	"github.com/capturebox/capturebox/sync/schedule"
 	"github.com/capturebox/capturebox/tools/kalturasim"
 	simsched "github.com/capturebox/capturebox/tools/kalturasim/schedule"
@@ -60,14 +62,14 @@ func (e *env) failSync() error {
 	return err
 }
 
-// keys returns the occurrence keys of a snapshot.
-func keys(s *Snapshot) map[string]schedule.Occurrence {
-	m := map[string]schedule.Occurrence{}
+// keys returns the plan entries of a snapshot by occurrence key.
+func keys(s *Snapshot) map[string]plan.Entry {
+	m := map[string]plan.Entry{}
 	if s == nil {
 		return m
 	}
-	for _, o := range s.Occurrences {
-		m[o.Key] = o
+	for _, e := range s.Plan.Entries {
+		m[e.Key] = e
 	}
 	return m
 }
@@ -107,7 +109,7 @@ func without(ids []int64, drop ...int64) []int64 {
 
 func TestSyncOutageOnPage3KeepsLastGood(t *testing.T) {
 	e := newEnv(t, nil)
-	ids := e.generate(2400, t0.Add(-time.Hour), 5*time.Minute) // 5 pages
+	ids := e.generate(2400, t0, 5*time.Minute) // 5 pages
 	e.ready()
 	good := e.mustSync()
 	wantIDs(t, good, ids)
@@ -195,7 +197,7 @@ func TestSyncEditedSeriesReplacesOccurrences(t *testing.T) {
 			t.Fatalf("removed key %s not in the log", k)
 		}
 	}
-	d := DiffOccurrences(before.Occurrences, after.Occurrences)
+	d := plan.Diff(before.Plan, after.Plan)
 	if len(d.Added) != 4 || len(d.Removed) != 4 || len(d.Changed) != 0 {
 		t.Fatalf("diff %+v", d)
 	}
@@ -214,11 +216,11 @@ func TestSyncCancelledOccurrenceShownNotRecordable(t *testing.T) {
 	occ := e.store.Occurrences(pid, series.ID)
 	e.ready()
 	s1 := e.mustSync()
-	if len(s1.Occurrences) != 5 {
-		t.Fatalf("%d occurrences", len(s1.Occurrences))
+	if len(s1.Plan.Entries) != 5 {
+		t.Fatalf("%d occurrences", len(s1.Plan.Entries))
 	}
 	target := strconv.FormatInt(occ[2].ID, 10)
-	if !keys(s1)[target].Recordable() {
+	if !keys(s1)[target].Recordable() || !keys(s1)[target].Record {
 		t.Fatal("active occurrence not recordable")
 	}
 	if _, err := e.store.CancelEvent(pid, occ[2].ID); err != nil {
@@ -229,10 +231,10 @@ func TestSyncCancelledOccurrenceShownNotRecordable(t *testing.T) {
 	if !ok {
 		t.Fatal("cancelled occurrence not shown")
 	}
-	if o.Status != schedule.StatusCancelled || o.Recordable() {
+	if o.Status != schedule.StatusCancelled || o.Recordable() || o.Record {
 		t.Fatalf("cancelled occurrence %+v", o)
 	}
-	if d := DiffOccurrences(s1.Occurrences, s2.Occurrences); len(d.Changed) != 1 || d.Changed[0] != target {
+	if d := plan.Diff(s1.Plan, s2.Plan); len(d.Changed) != 1 || d.Changed[0].New.Key != target {
 		t.Fatalf("diff %+v", d)
 	}
 }
@@ -387,16 +389,22 @@ func TestSyncRejectedEventKeepsLastGoodVersion(t *testing.T) {
 	wantIDs(t, e2.mustSync(), ids2[1:])
 }
 
-func TestSyncDropsEventsOfOtherResources(t *testing.T) {
+// The server's filter is not trusted alone: an event on another resource
+// stays in the listing (and the cache) but not in the plan.
+func TestSyncPlanKeepsOnlyThisResource(t *testing.T) {
 	e := newEnv(t, nil)
 	ids := e.generate(4, t0, time.Hour)
 	e.ready()
 	e.setRewrite(func(b []byte) []byte {
 		return bytes.Replace(b, []byte("X-KALTURA-RESOURCE-IDS:58"), []byte("X-KALTURA-RESOURCE-IDS:59"), 1)
 	})
-	wantIDs(t, e.mustSync(), ids[1:])
-	if !strings.Contains(e.logs.String(), "not booked on this box") {
-		t.Fatal("drop not logged")
+	s := e.mustSync()
+	wantIDs(t, s, ids)
+	if len(s.Plan.Entries) != 3 {
+		t.Fatalf("%d plan entries, want 3", len(s.Plan.Entries))
+	}
+	if _, ok := keys(s)[strconv.FormatInt(ids[0], 10)]; ok {
+		t.Fatal("event of another resource planned")
 	}
 }
 
@@ -415,10 +423,10 @@ func TestBootFromCache(t *testing.T) {
 	}
 	c := s2.Current()
 	wantIDs(t, c, ids)
-	if !c.FromCache || len(c.Occurrences) != len(good.Occurrences) {
-		t.Fatalf("cached schedule: fromCache=%v, %d occurrences", c.FromCache, len(c.Occurrences))
+	if !c.FromCache || len(c.Plan.Entries) != len(good.Plan.Entries) {
+		t.Fatalf("cached schedule: fromCache=%v, %d entries", c.FromCache, len(c.Plan.Entries))
 	}
-	if d := DiffOccurrences(good.Occurrences, c.Occurrences); !d.Empty() {
+	if d := plan.Diff(good.Plan, c.Plan); !d.Empty() {
 		t.Fatalf("cache round trip changed occurrences: %+v", d)
 	}
 	select {
@@ -471,5 +479,56 @@ func TestSyncNoSecretsInLogs(t *testing.T) {
 		if strings.Contains(s, ks) || strings.Contains(s, "djJ8") {
 			t.Fatalf("KS leaked: %s", s)
 		}
+	}
+}
+
+// Unchanged events are not parsed again; the result equals a full parse.
+func TestSyncReparsesOnlyChangedEvents(t *testing.T) {
+	e := newEnv(t, nil)
+	ids := e.generate(700, t0, 10*time.Minute)
+	e.ready()
+	var mu sync.Mutex
+	parsed := 0
+	e.s.cfg.Parse = func(b []byte) (*icalparse.Calendar, error) {
+		mu.Lock()
+		parsed += bytes.Count(b, []byte("BEGIN:VEVENT"))
+		mu.Unlock()
+		return icalparse.Parse(bytes.NewReader(b), icalparse.Options{})
+	}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := parsed
+		parsed = 0
+		return n
+	}
+	e.mustSync()
+	if n := count(); n != 700 {
+		t.Fatalf("first sync parsed %d events", n)
+	}
+	e.mustSync()
+	if n := count(); n != 0 {
+		t.Fatalf("unchanged sync parsed %d events", n)
+	}
+	e.sim.AdvanceClock(time.Minute)
+	if _, err := e.store.UpdateEvent(pid, ids[600], func(ev *simsched.Event) { ev.Summary = "Moved to Hall C" }); err != nil {
+		t.Fatal(err)
+	}
+	added := e.generate(1, t0.Add(time.Hour), time.Hour)
+	s := e.mustSync()
+	if n := count(); n != 2 {
+		t.Fatalf("sync after one edit and one insert parsed %d events", n)
+	}
+	if keys(s)[strconv.FormatInt(ids[600], 10)].Title != "Moved to Hall C" {
+		t.Fatal("edit not seen")
+	}
+	wantIDs(t, s, append(append([]int64{}, ids...), added...))
+	// A fresh syncer parsing everything agrees.
+	fresh := e.newSyncer(e.s.cfg.Fetcher)
+	if err := fresh.sync1(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !sameEvents(fresh.Current().Events, s.Events) {
+		t.Fatal("incremental parse differs from a full parse")
 	}
 }

@@ -154,7 +154,7 @@ func runConcurrentUploads(tb testing.TB, clients, size, chunk int) {
 
 // TestConcurrentUploads: 200 clients at once, modest sizes by default.
 func TestConcurrentUploads(t *testing.T) {
-	size, chunk := 256<<10, 32<<10
+	size, chunk := 128<<10, 16<<10
 	if testing.Short() {
 		size = 64 << 10
 	}

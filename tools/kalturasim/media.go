@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/capturebox/capturebox/tools/kalturasim/kapi"
 )
@@ -588,14 +587,4 @@ func (s *Server) attachContent(t *uploadToken, entryID string, r *call) error {
 		e.updatedAt = now.Unix()
 	}
 	return nil
-}
-
-// processingDone reports when an entry finishes processing (for tests).
-func (s *Server) processingDone(id string) time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if e := s.entries[id]; e != nil {
-		return time.Unix(e.readyAt, 0)
-	}
-	return time.Time{}
 }

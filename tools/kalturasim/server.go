@@ -287,15 +287,14 @@ func (s *Server) lookup(service, action string) (*handler, *kapi.Exception) {
 
 // Call runs one action in process as caller c, with the role checks of a
 // real request (the FTP front uses it with a logged-in user's Caller).
+// c.Now is set to the simulator time of the call.
 func (s *Server) Call(ctx context.Context, c kapi.Caller, service, action string, p kapi.Params) (any, error) {
 	service, action = strings.ToLower(service), strings.ToLower(action)
 	h, ex := s.lookup(service, action)
 	if ex != nil {
 		return nil, ex
 	}
-	if c.Now.IsZero() {
-		c.Now = s.Now()
-	}
+	c.Now = s.Now()
 	if ex := s.authorize(h, c, service, action); ex != nil {
 		return nil, ex
 	}

@@ -40,12 +40,34 @@ func (n *Num) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// Str is a string that also decodes from a JSON number or boolean (the
+// server writes some ids as numbers, e.g. userId 0 of a widget session).
+type Str string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *Str) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*s = Str(v)
+		return nil
+	}
+	if bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	*s = Str(b)
+	return nil
+}
+
 // SessionInfo is the reply of appToken.startSession (KalturaSessionInfo) and
 // of session.startWidgetSession (KalturaStartWidgetSessionResponse).
 type SessionInfo struct {
 	KS          string `json:"ks"`
 	PartnerID   Num    `json:"partnerId"`
-	UserID      string `json:"userId"`
+	UserID      Str    `json:"userId"`
 	SessionType Num    `json:"sessionType"`
 	Expiry      Num    `json:"expiry"` // absolute Unix seconds; 0 for widget sessions
 }
@@ -103,7 +125,7 @@ type MediaEntry struct {
 	ReferenceID          string `json:"referenceId"`
 	TemplateEntryID      string `json:"templateEntryId"`
 	CategoriesIDs        string `json:"categoriesIds"`
-	UserID               string `json:"userId"`
+	UserID               Str    `json:"userId"`
 	EntitledUsersEdit    string `json:"entitledUsersEdit"`
 	EntitledUsersPublish string `json:"entitledUsersPublish"`
 	Status               Num    `json:"status"`

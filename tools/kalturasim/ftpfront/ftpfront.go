@@ -208,6 +208,9 @@ func (d *mainDriver) GetSettings() (*ftpserver.Settings, error) {
 		DisableMLST: true,
 		DisableMFMT: true,
 		DisableSite: true,
+		// ftpserverlib opens passive listeners on every interface; a data
+		// connection is accepted only from the control connection's IP.
+		PasvConnectionsCheck: ftpserver.IPMatchRequired,
 	}
 	if d.s.cfg.PassivePorts.Start > 0 {
 		st.PassiveTransferPortRange = ftpserver.PortRange{Start: d.s.cfg.PassivePorts.Start, End: d.s.cfg.PassivePorts.End}
@@ -223,23 +226,6 @@ func (d *mainDriver) ClientDisconnected(cc ftpserver.ClientContext) {}
 
 func (d *mainDriver) GetTLSConfig() (*tls.Config, error) {
 	return nil, errors.New("ftpfront: TLS is not supported")
-}
-
-// WrapPassiveListener re-binds the passive listener (which the library
-// opens on every interface) to the control connection's host.
-func (d *mainDriver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
-	_, port, err := net.SplitHostPort(l.Addr().String())
-	if err != nil {
-		return nil, fmt.Errorf("ftpfront: passive address: %w", err)
-	}
-	if err := l.Close(); err != nil {
-		return nil, fmt.Errorf("ftpfront: passive rebind: %w", err)
-	}
-	nl, err := net.Listen("tcp", net.JoinHostPort(d.s.host, port))
-	if err != nil {
-		return nil, fmt.Errorf("ftpfront: passive rebind: %w", err)
-	}
-	return nl, nil
 }
 
 func (d *mainDriver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpserver.ClientDriver, error) {

@@ -1,0 +1,333 @@
+package firmware_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/capturebox/capturebox/capture/capturetest"
+	"github.com/capturebox/capturebox/firmware"
+	"github.com/capturebox/capturebox/firmware/config"
+	"github.com/capturebox/capturebox/hal/haltest"
+	"github.com/capturebox/capturebox/tools/kalturasim"
+	simsched "github.com/capturebox/capturebox/tools/kalturasim/schedule"
+)
+
+// handlerTransport carries HTTP requests to a handler in memory, so that the
+// whole box and the simulator run inside one synctest bubble. While down is
+// set, every request fails as a network outage would.
+type handlerTransport struct {
+	h    http.Handler
+	down atomic.Bool
+	n    atomic.Int64
+}
+
+var errNetworkDown = errors.New("connect: network is unreachable")
+
+func (t *handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.n.Add(1)
+	if t.down.Load() {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errNetworkDown
+	}
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, req)
+	if req.Body != nil {
+		req.Body.Close()
+	}
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
+}
+
+type recording struct {
+	id, path, title string
+}
+
+// TestSchoolDay runs one simulated school day through the whole box on HAL
+// fakes against the Kaltura simulator, under testing/synctest:
+//
+//	+0:59       LED slow blink: the series lecture starts in a minute
+//	+1:00-2:00  lecture S, an occurrence of a weekly series
+//	+1:20       the box restarts in the middle of S (S gets a part 2)
+//	+1:30-2:30  lecture B overlaps S: both are recorded from one capture
+//	+1:40       a short press during S only acknowledges (a blink)
+//	+2:00-2:20  the network is down (S is being uploaded)
+//	+2:10       a long press stops B early; +2:15 a press resumes it (part 2)
+//	+3:00-3:10  an ad-hoc recording started and stopped with the button
+//	+3:30       lecture C (+4:00-5:00) is cancelled in Kaltura: never recorded
+//
+// At the end every recording is a READY entry in the simulator, exactly
+// once, with the right template, title, reference id and content bytes, and
+// the LED timeline is the one design.md §2 describes.
+func TestSchoolDay(t *testing.T) {
+	var recs []recording
+	var entries []kalturasim.EntryInfo
+	var tplEvent, tplAdHoc string
+	var refS, refB string
+	dir := t.TempDir() // outside the bubble: the files outlive it
+
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Now()
+		at := func(d time.Duration) time.Time { return t0.Add(d) }
+		logFile, err := os.Create(filepath.Join(dir, "box.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer logFile.Close()
+		log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+		sim, err := kalturasim.New(kalturasim.Options{DataDir: filepath.Join(dir, "sim"), Seed: 1, ProcessingDelay: 30 * time.Second, Logger: log.With("who", "sim")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sim.Close()
+		store := simsched.New(sim.Now)
+		store.Register(sim.Register)
+		pid := sim.PartnerID()
+
+		tpl, err := sim.AddTemplateEntry(kalturasim.EntrySpec{Name: "Course template", Description: "CHEM 101 recordings",
+			Tags: "chem101", UserID: "jdoe", EntitledUsersEdit: "ta@uni.example", CategoriesIDs: "301"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		adhocTpl, err := sim.AddTemplateEntry(kalturasim.EntrySpec{Name: "Room template", EntitledUsersEdit: "av@uni.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tplEvent, tplAdHoc = tpl.ID, adhocTpl.ID
+		tok, err := sim.AddAppToken(kalturasim.AppTokenSpec{HashType: "SHA256", SessionPrivileges: "disableentitlement,setrole:CAPTURE_DEVICE_ROLE"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		room, err := store.AddResource(pid, simsched.Resource{Type: 3, Name: "Room 204 Camera"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		add := func(e simsched.Event) simsched.Event {
+			t.Helper()
+			e.ResourceIDs = []int64{room.ID}
+			e.TemplateEntryID = tpl.ID
+			ev, err := store.AddEvent(pid, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ev
+		}
+		series := add(simsched.Event{Summary: "CHEM 101 Lecture", Description: "Weekly lecture", RecurrenceType: 1,
+			StartDate: at(time.Hour).Unix(), EndDate: at(2 * time.Hour).Unix(), Duration: 3600,
+			Recurrence: &simsched.Recurrence{Frequency: "weeks", Count: 10, TimeZone: "America/New_York"}})
+		occs := store.Occurrences(pid, series.ID)
+		if len(occs) != 10 {
+			t.Fatalf("series has %d occurrences, want 10", len(occs))
+		}
+		lectureB := add(simsched.Event{Summary: "BIO 210 Seminar", StartDate: at(90 * time.Minute).Unix(), EndDate: at(150 * time.Minute).Unix(), Tags: "bio,seminar"})
+		refS, refB = fmt.Sprint(occs[0].ID), fmt.Sprint(lectureB.ID)
+		lectureC := add(simsched.Event{Summary: "PHYS 300 Lab", StartDate: at(4 * time.Hour).Unix(), EndDate: at(5 * time.Hour).Unix()})
+
+		cfg := config.Default()
+		cfg.Box.Name = "Room 204"
+		cfg.Box.Timezone = "America/New_York"
+		cfg.Box.DataDir = filepath.Join(dir, "box")
+		cfg.Recording.Dir = filepath.Join(dir, "box", "recordings")
+		cfg.Recording.MinLength = time.Second
+		cfg.Kaltura.ServiceURL = "http://kaltura.test"
+		cfg.Kaltura.AllowInsecureHTTP = true
+		cfg.Kaltura.PartnerID = pid
+		cfg.Kaltura.AppTokenID = tok.ID
+		cfg.Kaltura.AppToken = config.Secret(tok.Token)
+		cfg.Kaltura.AppTokenHashType = "SHA256"
+		cfg.Kaltura.ResourceID = room.ID
+		cfg.Kaltura.DefaultTemplateEntryID = adhocTpl.ID
+		cfg.Upload.ChunkSize = 256 << 10
+
+		tr := &handlerTransport{h: sim}
+		led := haltest.NewFakeLED(time.Now)
+		button := haltest.NewFakeButton(time.Now)
+		cam := haltest.NewFakeCamera(haltest.CameraConfig{Width: 32, Height: 32, FPS: 2, KeyInterval: 4})
+		dev := firmware.Devices{LED: led, Button: button, Capture: cam, TimeSync: haltest.NewFakeTimeSync(true)}
+		opts := firmware.Options{Logger: log.With("who", "box"), HTTPClient: &http.Client{Transport: tr}, Seed: 7}
+
+		start := func() (context.CancelFunc, chan error) {
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- firmware.Run(ctx, cfg, dev, opts) }()
+			return cancel, done
+		}
+		stop := func(cancel context.CancelFunc, done chan error) {
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("Run returned %v", err)
+			}
+		}
+		sleepUntil := func(d time.Duration) {
+			time.Sleep(time.Until(at(d)))
+		}
+
+		cancel, done := start()
+		sleepUntil(80 * time.Minute)
+		stop(cancel, done) // the restart in the middle of S
+		cancel, done = start()
+		sleepUntil(100 * time.Minute)
+		button.Press() // during S: acknowledge only
+		sleepUntil(2 * time.Hour)
+		tr.down.Store(true)
+		sleepUntil(130 * time.Minute)
+		button.LongPress() // stops B early
+		sleepUntil(135 * time.Minute)
+		button.Press() // resumes B as part 2
+		sleepUntil(140 * time.Minute)
+		tr.down.Store(false)
+		sleepUntil(3 * time.Hour)
+		button.Press() // ad-hoc start
+		sleepUntil(190 * time.Minute)
+		button.Press() // ad-hoc stop
+		sleepUntil(210 * time.Minute)
+		if _, err := store.CancelEvent(pid, lectureC.ID); err != nil {
+			t.Fatal(err)
+		}
+		sleepUntil(8 * time.Hour)
+		stop(cancel, done)
+
+		// The LED timeline of design.md §2.
+		var got []string
+		for _, c := range led.Timeline() {
+			got = append(got, fmt.Sprintf("%v %v", c.At.Sub(t0), c.Pattern))
+		}
+		want := []string{
+			"59m0s slow-blink",
+			"1h0m0s on",
+			"1h40m0s off", "1h40m0.4s on", // the acknowledge blink
+			"2h10m0s off", // long press
+			"2h15m0s on",  // resumed
+			"2h30m0s off",
+			"3h0m0s on", // ad-hoc
+			"3h10m0s off",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("LED timeline:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+
+		entries = nil
+		for _, e := range sim.Entries() {
+			if !e.Template {
+				entries = append(entries, e)
+			}
+		}
+		sort.Slice(entries, func(i, j int) bool { return entries[i].CreatedAt < entries[j].CreatedAt })
+
+		files, _ := filepath.Glob(filepath.Join(cfg.Recording.Dir, "*.mp4"))
+		for _, f := range files {
+			recs = append(recs, recording{id: strings.TrimSuffix(filepath.Base(f), ".mp4"), path: f})
+		}
+		if tr.n.Load() == 0 {
+			t.Fatal("the box never called Kaltura")
+		}
+	})
+	if t.Failed() {
+		logTail(t, filepath.Join(dir, "box.log"))
+	}
+
+	// Five recordings: S part 1 (before the restart) and part 2, B part 1
+	// and part 2 (long press, resume), the ad-hoc one. C was cancelled.
+	if len(recs) != 5 {
+		t.Errorf("%d recordings on the box, want 5: %v", len(recs), recs)
+	}
+	if len(entries) != len(recs) {
+		t.Errorf("%d entries in Kaltura for %d recordings", len(entries), len(recs))
+	}
+	byHash := map[string]kalturasim.EntryInfo{}
+	for _, e := range entries {
+		if _, dup := byHash[e.ContentSHA256]; dup {
+			t.Errorf("content uploaded twice: entry %s", e.ID)
+		}
+		byHash[e.ContentSHA256] = e
+	}
+	var names []string
+	for _, r := range recs {
+		sum := fileSHA256(t, r.path)
+		e, ok := byHash[sum]
+		if !ok {
+			t.Errorf("recording %s is not in Kaltura (or its bytes differ)", r.id)
+			continue
+		}
+		if e.Status != 2 {
+			t.Errorf("entry %s status %d, want READY (2)", e.ID, e.Status)
+		}
+		names = append(names, e.Fields["name"])
+		tplWant := tplEvent
+		if strings.HasPrefix(r.id, "adhoc") {
+			tplWant = tplAdHoc
+		}
+		// Scheduled recordings carry their Kaltura event id; ad-hoc ones
+		// their unique local recording id.
+		ref := map[string]string{"CHEM": refS, "BIO ": refB, "Room": r.id}[e.Fields["name"][:4]]
+		if e.Fields["referenceId"] != ref {
+			t.Errorf("entry %s (%s) referenceId %q, want %q", e.ID, e.Fields["name"], e.Fields["referenceId"], ref)
+		}
+		copied := map[string]string{tplEvent: "ta@uni.example", tplAdHoc: "av@uni.example"}[tplWant]
+		if e.Fields["entitledUsersEdit"] != copied {
+			t.Errorf("entry %s (%s): template not copied: co-editors %q, want %q", e.ID, e.Fields["name"], e.Fields["entitledUsersEdit"], copied)
+		}
+		if e.Fields["templateEntryId"] != tplWant {
+			t.Errorf("entry %s (%s) template %q, want %q", e.ID, e.Fields["name"], e.Fields["templateEntryId"], tplWant)
+		}
+		info := capturetest.Probe(t, r.path)
+		if info.Codec != "h264" || info.Frames == 0 {
+			t.Errorf("%s: ffprobe says %+v", r.path, info)
+		}
+	}
+	sort.Strings(names)
+	wantNames := []string{
+		"BIO 210 Seminar (part 2) 1999-12-31",
+		"BIO 210 Seminar 1999-12-31",
+		"CHEM 101 Lecture (part 2) 1999-12-31",
+		"CHEM 101 Lecture 1999-12-31",
+		"Room 204 1999-12-31 22:00",
+	}
+	if strings.Join(names, "\n") != strings.Join(wantNames, "\n") {
+		t.Errorf("entry names:\n%s\nwant:\n%s", strings.Join(names, "\n"), strings.Join(wantNames, "\n"))
+	}
+}
+
+func fileSHA256(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func logTail(t *testing.T, path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	lines := strings.Split(string(data), "\n")
+	if len(lines) > 80 {
+		lines = lines[len(lines)-80:]
+	}
+	t.Logf("box log tail:\n%s", strings.Join(lines, "\n"))
+}
