@@ -6,6 +6,7 @@
 #   cross    Debian's ARM cross compilers (for the static cgo ARM builds)
 #   qemu     qemu-user-static (runs the ARM test binaries)
 #   ffmpeg   ffprobe (checks every recording the tests make)
+#   ftpd     pure-ftpd (an independent FTP server for the FTP sync tests)
 #   node     Node.js and npm, and the npm packages of the test folders
 #            (the official Kaltura client, ical.js)
 set -euo pipefail
@@ -52,6 +53,7 @@ for group in "$@"; do
 	cross) apt_install gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross binutils ;;
 	qemu) apt_install qemu-user-static ;;
 	ffmpeg) apt_install ffmpeg ;;
+	ftpd) apt_install pure-ftpd ;;
 	node)
 		command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 		while IFS= read -r pkg; do

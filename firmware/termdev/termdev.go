@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 
 	"github.com/capturebox/capturebox/hal"
@@ -63,17 +64,44 @@ func (l *LED) Close() error {
 }
 
 // Display prints the character display's lines in a box when they change.
+// A change that only moves a clock (the elapsed time while recording) is
+// printed at most every Every, so a terminal is not flooded once a second.
 type Display struct {
 	mu         sync.Mutex
 	w          io.Writer
 	cols, rows int
-	last       string
+	now        func() time.Time
+	every      time.Duration
+	last       string // what is on the screen
+	printed    string // what was last printed
+	printedAt  time.Time
 	closed     bool
 }
 
 // NewDisplay returns a cols×rows display that prints to w.
 func NewDisplay(w io.Writer, cols, rows int) *Display {
-	return &Display{w: w, cols: cols, rows: rows}
+	return &Display{w: w, cols: cols, rows: rows, now: time.Now, every: 30 * time.Second}
+}
+
+// Lines returns what the display shows now.
+func (d *Display) Lines() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.last == "" {
+		return Render(d.cols, d.rows, nil)
+	}
+	return strings.Split(d.last, "\n")
+}
+
+// digitless maps every digit to '#', so that two screens that differ only
+// in their clocks compare equal.
+func digitless(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return '#'
+		}
+		return r
+	}, s)
 }
 
 // Size implements hal.Display.
@@ -114,6 +142,11 @@ func (d *Display) Show(lines ...string) error {
 		return nil
 	}
 	d.last = key
+	now := d.now()
+	if digitless(key) == digitless(d.printed) && now.Sub(d.printedAt) < d.every {
+		return nil
+	}
+	d.printed, d.printedAt = key, now
 	var b strings.Builder
 	for _, l := range r {
 		fmt.Fprintf(&b, "LCD |%s|\n", l)

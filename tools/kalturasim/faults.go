@@ -274,6 +274,10 @@ func (s *Server) transportFault(w http.ResponseWriter, r *http.Request, service,
 		w.WriteHeader(code)
 		return true
 	case FaultTimeout:
+		// Read the request as a server would, then never answer. Only
+		// once the body is consumed does net/http watch the connection,
+		// so a client that gives up cancels the request context.
+		_, _ = io.Copy(io.Discard, r.Body)
 		select {
 		case <-r.Context().Done():
 		case <-s.closed:

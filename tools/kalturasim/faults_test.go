@@ -138,9 +138,11 @@ func TestFaultsTransport(t *testing.T) {
 	}
 
 	// A timeout never answers: the client gives up.
-	tid := e.srv.Faults().Add(Fault{Kind: FaultTimeout, Service: "uploadtoken", Action: "get"})
+	// The request has a body: the server must still notice the client leave.
+	tid := e.srv.Faults().Add(Fault{Kind: FaultTimeout, Service: "uploadtoken", Action: "upload"})
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ = http.NewRequestWithContext(ctx, "GET", e.hs.URL+"/api_v3/service/uploadtoken/action/get?format=1&uploadTokenId="+id+"&ks="+url.QueryEscape(ks), nil)
+	req, _ = http.NewRequestWithContext(ctx, "POST", e.hs.URL+"/api_v3/service/uploadtoken/action/upload?format=1", bytes.NewReader(buf.Bytes()))
+	req.Header.Set("Content-Type", mw.FormDataContentType())
 	done := make(chan error, 1)
 	go func() {
 		resp, err := e.hs.Client().Do(req)
@@ -157,6 +159,8 @@ func TestFaultsTransport(t *testing.T) {
 	if err := <-done; err == nil {
 		t.Fatal("timeout fault answered")
 	}
+	// httptest.Server.Close waits for every handler: it must not hang.
+	e.hs.Close()
 }
 
 func TestAdminHTTP(t *testing.T) {
