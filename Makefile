@@ -20,7 +20,7 @@ export CAPTUREBOX_REQUIRE_NODE    ?= 1
 export CAPTUREBOX_REQUIRE_FFPROBE ?= 1
 export CAPTUREBOX_REQUIRE_FTPD    ?= 1
 
-.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools
+.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools bench-upload
 
 all: build
 
@@ -42,7 +42,7 @@ build-arm:
 		-o $(BIN)/capturebox-linux-armv7 ./firmware/cmd/capturebox
 	@scripts/check-arm.sh $(BIN)/capturebox-linux-arm64 aarch64 $(BIN)/capturebox-linux-armv7 arm
 
-test: test-fmt test-vet test-race test-nocgo test-qemu
+test: test-fmt test-vet test-race test-nocgo test-qemu build-arm
 	@echo "make test: all checks passed"
 
 tools:
@@ -54,8 +54,10 @@ test-fmt:
 test-vet:
 	$(GO) vet ./...
 
+# The full 200-kill crash test and the 200 x 8 MiB concurrent-upload test
+# run here: each takes well under two minutes.
 test-race: tools
-	$(GO) test -race -timeout 20m ./...
+	CAPTUREBOX_CRASH_KILLS=200 KALTURASIM_HEAVY=1 $(GO) test -race -timeout 20m ./...
 
 # Everything that is not capture builds and tests without cgo.
 test-nocgo:
@@ -67,20 +69,32 @@ test-nocgo:
 # (binfmt_misc is not available, hence -exec).
 test-qemu: tools
 	@$(ENSURE) qemu
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) test -timeout 30m -exec qemu-aarch64-static $(ARM_PKGS)
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) test -timeout 30m -exec qemu-arm-static $(ARM_PKGS)
+	CAPTUREBOX_TEST_EXEC=qemu-aarch64-static CGO_ENABLED=0 GOOS=linux GOARCH=arm64 \
+		$(GO) test -timeout 30m -exec qemu-aarch64-static $(ARM_PKGS)
+	CAPTUREBOX_TEST_EXEC=qemu-arm-static CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 \
+		$(GO) test -timeout 30m -exec qemu-arm-static $(ARM_PKGS)
 
 run: build
 	$(GO) run ./tools/cmd/devrun -sim $(BIN)/kalturasim -box $(BIN)/capturebox
 
 image:
+	@if [ ! -f buildroot/external.desc ]; then \
+		echo "make image: there is no Buildroot tree in buildroot/ yet (it comes with the SD-image work)"; exit 1; fi
 	$(MAKE) -C buildroot
 
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
+# The upload acceptance benchmark: a 2 GiB file to the simulator, capturebox
+# against one curl request; throughput ratio and the uploader's max RSS.
+bench-upload:
+	@scripts/bench-upload.sh
+
+# Long runs: 2,000 kills; the fuzz targets for 10 minutes each.
 soak: tools
-	CAPTUREBOX_SOAK=1 KALTURASIM_HEAVY=1 CAPTUREBOX_CRASH_KILLS=200 $(GO) test -race -timeout 90m ./...
+	CAPTUREBOX_CRASH_KILLS=2000 $(GO) test -race -timeout 90m -run 'TestCrashKill$$' ./upload/
+	$(GO) test -run '^$$' -fuzz '^FuzzPrepass$$' -fuzztime 10m ./sync/icalparse/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10m ./sync/icalparse/
 
 clean:
 	rm -rf $(BIN) out

@@ -126,8 +126,7 @@ func (b *box) registerCommands() {
 		if s.File == "" {
 			return fmt.Errorf("%s has no media", id)
 		}
-		res := capture.Result{ID: id, Meta: s.Meta, Path: filepath.Join(b.recDir, s.File), Start: s.MediaStart, End: s.MediaEnd, Duration: s.Duration}
-		if err := b.queue.Enqueue(uploadRecording(res)); err != nil {
+		if err := b.queue.Enqueue(uploadRecording(closedResult(b.recDir, s))); err != nil {
 			return err
 		}
 		_ = os.Remove(filepath.Join(b.recDir, id+".held"))

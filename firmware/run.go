@@ -105,43 +105,11 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		seed = time.Now().UnixNano()
 	}
 
-	httpClient := opts.HTTPClient
-	var roots *x509.CertPool
-	if httpClient == nil && cfg.Kaltura.CAFile != "" {
-		pem, err := os.ReadFile(cfg.Kaltura.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("firmware: kaltura.ca_file: %w", err)
-		}
-		roots, err = x509.SystemCertPool()
-		if err != nil || roots == nil {
-			roots = x509.NewCertPool()
-		}
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("firmware: kaltura.ca_file %s: no PEM certificates", cfg.Kaltura.CAFile)
-		}
-	}
-	client, err := kaltura.New(kaltura.Options{
-		BaseURL:           cfg.Kaltura.ServiceURL,
-		AllowInsecureHTTP: cfg.Kaltura.AllowInsecureHTTP,
-		HTTPClient:        httpClient,
-		RootCAs:           roots,
-		ClientTag:         "capturebox:" + Version,
-		Timeout:           cfg.Kaltura.RequestTimeout,
-		Logger:            log.With("part", "kaltura"),
-	})
+	client, session, err := NewSession(cfg, opts.HTTPClient, log)
 	if err != nil {
-		return nil, fmt.Errorf("firmware: kaltura client: %w", err)
+		return nil, err
 	}
-	b.session, err = kaltura.NewSession(client, kaltura.SessionConfig{
-		PartnerID:  cfg.Kaltura.PartnerID,
-		AppTokenID: cfg.Kaltura.AppTokenID,
-		AppToken:   cfg.Kaltura.AppToken.Reveal(),
-		HashType:   cfg.Kaltura.AppTokenHashType,
-		Logger:     log.With("part", "session"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("firmware: kaltura session: %w", err)
-	}
+	b.session = session
 
 	b.trust = &clockGate{sync: dev.TimeSync, log: log}
 
@@ -219,6 +187,53 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.console = console.New(log, "capturebox> ")
 	b.registerCommands()
 	return b, nil
+}
+
+// NewSession builds the Kaltura client and the app-token session that sync
+// and upload share, from the configuration. httpClient may be nil: then a
+// client that verifies TLS certificates against the system roots, plus
+// kaltura.ca_file when set, is used.
+func NewSession(cfg *config.Config, httpClient *http.Client, log *slog.Logger) (*kaltura.Client, *kaltura.Session, error) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	var roots *x509.CertPool
+	if httpClient == nil && cfg.Kaltura.CAFile != "" {
+		pem, err := os.ReadFile(cfg.Kaltura.CAFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("firmware: kaltura.ca_file: %w", err)
+		}
+		roots, err = x509.SystemCertPool()
+		if err != nil || roots == nil {
+			roots = x509.NewCertPool()
+		}
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, nil, fmt.Errorf("firmware: kaltura.ca_file %s: no PEM certificates", cfg.Kaltura.CAFile)
+		}
+	}
+	client, err := kaltura.New(kaltura.Options{
+		BaseURL:           cfg.Kaltura.ServiceURL,
+		AllowInsecureHTTP: cfg.Kaltura.AllowInsecureHTTP,
+		HTTPClient:        httpClient,
+		RootCAs:           roots,
+		ClientTag:         "capturebox:" + Version,
+		Timeout:           cfg.Kaltura.RequestTimeout,
+		Logger:            log.With("part", "kaltura"),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("firmware: kaltura client: %w", err)
+	}
+	session, err := kaltura.NewSession(client, kaltura.SessionConfig{
+		PartnerID:  cfg.Kaltura.PartnerID,
+		AppTokenID: cfg.Kaltura.AppTokenID,
+		AppToken:   cfg.Kaltura.AppToken.Reveal(),
+		HashType:   cfg.Kaltura.AppTokenHashType,
+		Logger:     log.With("part", "session"),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("firmware: kaltura session: %w", err)
+	}
+	return client, session, nil
 }
 
 func (b *box) path(name string) string { return filepath.Join(b.cfg.Box.DataDir, name) }
@@ -328,8 +343,7 @@ func (b *box) recover() error {
 		if s.File == "" || strings.HasSuffix(s.File, ".part.mp4") {
 			continue
 		}
-		res := capture.Result{ID: id, Meta: s.Meta, Path: filepath.Join(b.recDir, s.File), Start: s.MediaStart, End: s.MediaEnd, Duration: s.Duration}
-		if err := b.queue.Enqueue(uploadRecording(res)); err != nil {
+		if err := b.queue.Enqueue(uploadRecording(closedResult(b.recDir, s))); err != nil {
 			return fmt.Errorf("firmware: queue recovered recording %s: %w", id, err)
 		}
 	}
@@ -456,7 +470,7 @@ func (r *boxRecorder) Finish(_ context.Context, rec controller.Rec, publish bool
 		if serr != nil || s.File == "" {
 			return fmt.Errorf("finish %s: %w", rec.ID, err)
 		}
-		res = capture.Result{ID: rec.ID, Meta: s.Meta, Path: filepath.Join(b.recDir, s.File), Start: s.MediaStart, End: s.MediaEnd, Duration: s.Duration}
+		res = closedResult(b.recDir, s)
 	case err != nil:
 		return fmt.Errorf("finish %s: %w", rec.ID, err)
 	}
@@ -468,6 +482,11 @@ func (r *boxRecorder) Finish(_ context.Context, rec controller.Rec, publish bool
 		return nil
 	}
 	return b.queue.Enqueue(uploadRecording(res))
+}
+
+// closedResult describes a closed recording from its sidecar.
+func closedResult(dir string, s capture.Sidecar) capture.Result {
+	return capture.Result{ID: s.ID, Meta: s.Meta, Path: filepath.Join(dir, s.File), Start: s.MediaStart, End: s.MediaEnd, Bytes: s.Bytes, Duration: s.Duration, Parts: s.Parts}
 }
 
 // uploadRecording builds the upload queue's item from a closed recording.

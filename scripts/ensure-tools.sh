@@ -9,6 +9,7 @@
 #   ftpd     pure-ftpd (an independent FTP server for the FTP sync tests)
 #   node     Node.js and npm, and the npm packages of the test folders
 #            (the official Kaltura client, ical.js)
+#   bench    curl, GNU time and jq (scripts/bench-upload.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +55,7 @@ for group in "$@"; do
 	qemu) apt_install qemu-user-static ;;
 	ffmpeg) apt_install ffmpeg ;;
 	ftpd) apt_install pure-ftpd ;;
+	bench) apt_install curl time jq ;;
 	node)
 		command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 		while IFS= read -r pkg; do

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,9 @@ type runtime struct {
 	firstSeen     time.Time
 	lastErr       string
 	attempts      int
+	// oneAtATime: a window of chunks in flight failed; send one at a
+	// time from now on (window.go).
+	oneAtATime bool
 }
 
 // waitError asks the loop to come back to this item after d (not a failure).
@@ -103,6 +107,18 @@ func (e *engine) createToken(ctx context.Context, st itemState, rt *runtime, com
 	if err := e.checkFile(st); err != nil {
 		return err
 	}
+	// A crash (or a lost reply) after the server created a token but before
+	// its id was saved would leave that token orphaned and the upload would
+	// start over on a new one. So first look for a token this box already
+	// made for this file, still open, and carry on with it.
+	if found, err := e.findToken(ctx, st); err != nil {
+		return err
+	} else if found != nil {
+		st.TokenID, st.UploadURL, st.Offset, st.State = found.ID, found.UploadURL, int64(found.UploadedFileSize), StateTokenCreated
+		rt.synced = true
+		e.log.Info("upload token found again after an interruption", "item", st.Rec.ID, "token", found.ID, "offset", st.Offset)
+		return commit(st)
+	}
 	var tok kaltura.UploadToken
 	err := e.api.Call(ctx, "uploadtoken", "add", url.Values{
 		"uploadToken:objectType": {"KalturaUploadToken"},
@@ -119,6 +135,34 @@ func (e *engine) createToken(ctx context.Context, st itemState, rt *runtime, com
 	rt.synced = true
 	e.log.Info("upload token created", "item", st.Rec.ID, "token", tok.ID)
 	return commit(st)
+}
+
+// findToken returns the newest open token (PENDING or PARTIAL_UPLOAD) of
+// this recording's file name and size that is not one the item already
+// abandoned, or nil. A session sees only its own user's tokens.
+func (e *engine) findToken(ctx context.Context, st itemState) (*kaltura.UploadToken, error) {
+	var list struct {
+		Objects []kaltura.UploadToken `json:"objects"`
+	}
+	err := e.api.Call(ctx, "uploadtoken", "list", url.Values{
+		"filter:objectType":    {"KalturaUploadTokenFilter"},
+		"filter:fileNameEqual": {st.FileName},
+		"pager:pageSize":       {"100"},
+	}, &list)
+	if err != nil {
+		return nil, fmt.Errorf("looking for an earlier upload token: %w", err)
+	}
+	var best *kaltura.UploadToken
+	for i, t := range list.Objects {
+		open := t.Status == kaltura.TokenPending || t.Status == kaltura.TokenPartial
+		if !open || t.FileName != st.FileName || int64(t.FileSize) != st.Size || slices.Contains(st.OldTokens, t.ID) {
+			continue
+		}
+		if best == nil || t.CreatedAt > best.CreatedAt {
+			best = &list.Objects[i]
+		}
+	}
+	return best, nil
 }
 
 func (e *engine) getToken(ctx context.Context, id string) (*kaltura.UploadToken, error) {
@@ -217,6 +261,9 @@ func (e *engine) uploadChunk(ctx context.Context, st itemState, rt *runtime, com
 		}
 	}
 
+	if e.windowed(st, rt) {
+		return e.uploadWindow(ctx, st, rt, commit)
+	}
 	off := st.Offset
 	n := e.o.ChunkSize
 	if rest := st.Size - off; rest < n {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http/httptest"
@@ -12,20 +14,27 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/capturebox/capturebox/tools/kalturasim"
 	"github.com/capturebox/capturebox/upload"
-	"github.com/capturebox/capturebox/upload/internal/kfake"
 	"github.com/capturebox/capturebox/upload/kaltura"
 )
 
 // TestCrashKill re-runs this test binary as a child that uploads a batch
-// of recordings against a fake Kaltura served by the parent on 127.0.0.1,
-// and SIGKILLs it at random points (after a random number of progress
-// lines) until CAPTUREBOX_CRASH_KILLS kills (default 12; the lead's full
-// run uses 200) have been dealt or the batch is done. A last child runs to
-// the end. Every recording must be in exactly one entry, byte for byte.
+// of recordings to the Kaltura simulator served by the parent on 127.0.0.1,
+// and SIGKILLs it at random instants: at a progress point (before or after
+// a call, or after a step was saved) or a random moment later (during a
+// call), until CAPTUREBOX_CRASH_KILLS kills (default 12; make test uses
+// 200) have been dealt and the batch is done; every child is started with a
+// new batch so that kills fall across many uploads. At the end the
+// simulator holds exactly one READY entry per recording, byte for byte, and
+// every upload token it issued was used by an entry: none was orphaned.
+//
+// Under qemu-user (no binfmt_misc) the child, an ARM binary, is started
+// through the emulator named by CAPTUREBOX_TEST_EXEC.
 func TestCrashKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns child processes")
@@ -38,48 +47,73 @@ func TestCrashKill(t *testing.T) {
 		}
 		kills = n
 	}
-	fake := kfake.New(testPartner)
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	tokID, tok := fake.AddAppToken("SHA1", 0)
-	tmpl := fake.AddTemplate(kaltura.MediaEntry{EntitledUsersEdit: "prof"})
-	dir := t.TempDir()
-	nrec := max(2, kills/12)
-	var paths []string
-	want := map[string][]byte{}
-	for i := range nrec {
-		data := make([]byte, 100_000+i*7919)
-		rand.Read(data)
-		p := filepath.Join(dir, fmt.Sprintf("rec%03d.mp4", i))
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
-		want[fmt.Sprintf("rec%03d", i)] = data
+	sim, err := kalturasim.New(kalturasim.Options{DataDir: t.TempDir(), Seed: 11, ProcessingDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
 	}
-	env := append(os.Environ(), "CAPTUREBOX_CRASH_CHILD=1", "KF_URL="+srv.URL, "KF_TOKEN_ID="+tokID, "KF_TOKEN="+tok,
-		"KF_TEMPLATE="+tmpl, "KF_QDIR="+filepath.Join(dir, "queue"), "KF_FILES="+strings.Join(paths, string(os.PathListSeparator)))
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	defer sim.Close()
+	token, err := sim.AddAppToken(kalturasim.AppTokenSpec{SessionPrivileges: "disableentitlement,setrole:CAPTURE_DEVICE_ROLE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := sim.AddTemplateEntry(kalturasim.EntrySpec{Name: "template", EntitledUsersEdit: "prof"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokID, tok, tmpl := token.ID, token.Token, tpl.ID
+	dir := t.TempDir()
+	const batch = 6
+	want := map[string][]byte{}
+	base := append(os.Environ(), "CAPTUREBOX_CRASH_CHILD=1", "KF_URL="+srv.URL, "KF_TOKEN_ID="+tokID, "KF_TOKEN="+tok,
+		"KF_TEMPLATE="+tmpl, "KF_QDIR="+filepath.Join(dir, "queue"))
 	rng := mrand.New(mrand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	dealt, runs := 0, 0
-	done := false
-	for dealt < kills && !done {
-		runs++
-		killAfter := 1 + rng.IntN(6)
-		finished, killed := runChild(t, env, killAfter)
-		if killed {
-			dealt++
+	for round := 0; dealt < kills; round++ {
+		var paths []string
+		for i := range batch {
+			data := make([]byte, 100_000+rng.IntN(200_000))
+			rand.Read(data)
+			id := fmt.Sprintf("rec%02d-%d", round, i)
+			p := filepath.Join(dir, id+".mp4")
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			paths = append(paths, p)
+			want[id] = data
 		}
-		done = finished
-	}
-	if !done {
-		if finished, _ := runChild(t, env, -1); !finished {
-			t.Fatal("final child did not finish the batch")
+		env := append(base, "KF_FILES="+strings.Join(paths, string(os.PathListSeparator)))
+		done := false
+		const perBatch = 12 // then the batch is finished, and the next one takes kills
+		for roundKills := 0; roundKills < perBatch && dealt < kills && !done; roundKills++ {
+			runs++
+			killAfter := 1 + rng.IntN(6)
+			var delay time.Duration
+			if rng.IntN(2) == 0 {
+				delay = time.Duration(rng.IntN(3000)) * time.Microsecond // lands inside a call
+			}
+			finished, killed := runChild(t, env, killAfter, delay)
+			if killed {
+				dealt++
+			}
+			done = finished
+		}
+		if !done {
+			if finished, _ := runChild(t, env, -1, 0); !finished {
+				t.Fatal("final child did not finish the batch")
+			}
 		}
 	}
+	nrec := len(want)
 	t.Logf("%d recordings, %d kills in %d runs", nrec, dealt, runs)
-	byRef := map[string][]kfake.Entry{}
-	for _, e := range fake.Entries() {
-		byRef[e.ReferenceID] = append(byRef[e.ReferenceID], e)
+	byRef := map[string][]kalturasim.EntryInfo{}
+	var entries []kalturasim.EntryInfo
+	for _, e := range sim.Entries() {
+		if !e.Template {
+			entries = append(entries, e)
+			byRef[e.Fields["referenceId"]] = append(byRef[e.Fields["referenceId"]], e)
+		}
 	}
 	for id, data := range want {
 		es := byRef[id]
@@ -87,21 +121,45 @@ func TestCrashKill(t *testing.T) {
 			t.Errorf("%s: %d entries, want 1", id, len(es))
 			continue
 		}
-		if string(es[0].Content) != string(data) || es[0].Status != kaltura.EntryReady {
-			t.Errorf("%s: content %d bytes (want %d), status %d", id, len(es[0].Content), len(data), es[0].Status)
+		sum := sha256.Sum256(data)
+		if es[0].ContentSHA256 != hex.EncodeToString(sum[:]) || es[0].ContentSize != int64(len(data)) || es[0].Status != kaltura.EntryReady {
+			t.Errorf("%s: content %d bytes (want %d), sha256 match %v, status %d", id, es[0].ContentSize, len(data),
+				es[0].ContentSHA256 == hex.EncodeToString(sum[:]), es[0].Status)
 		}
 	}
-	if len(fake.Entries()) != nrec {
-		t.Errorf("%d entries for %d recordings", len(fake.Entries()), nrec)
+	if len(entries) != nrec {
+		t.Errorf("%d entries for %d recordings", len(entries), nrec)
 	}
+	used := map[string]bool{}
+	for _, e := range entries {
+		used[e.UploadTokenID] = true
+	}
+	tokens := sim.UploadTokens()
+	orphans := 0
+	for _, tk := range tokens {
+		if !used[tk.ID] {
+			orphans++
+			t.Errorf("upload token %s (%s, status %d, %d bytes) is orphaned: no entry uses it", tk.ID, tk.FileName, tk.Status, tk.UploadedFileSize)
+		}
+	}
+	unknown := 0
+	unknownEntries.Range(func(any, any) bool { unknown++; return true })
+	t.Logf("%d upload tokens for %d recordings, %d orphaned; %d entries created whose reply was lost (ENTRY_ID_UNKNOWN)", len(tokens), nrec, orphans, unknown)
 }
+
+// unknownEntries are the recordings whose entry id a child could not learn.
+var unknownEntries sync.Map
 
 // runChild starts a child; with killAfter > 0 it SIGKILLs it after that
 // many progress lines. It reports whether the child finished the batch and
 // whether it was killed.
-func runChild(t *testing.T, env []string, killAfter int) (finished, killed bool) {
+func runChild(t *testing.T, env []string, killAfter int, delay time.Duration) (finished, killed bool) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashKillChild$")
+	args := []string{os.Args[0], "-test.run=^TestCrashKillChild$"}
+	if w := os.Getenv("CAPTUREBOX_TEST_EXEC"); w != "" {
+		args = append([]string{w}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = env
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -118,9 +176,15 @@ func runChild(t *testing.T, env []string, killAfter int) (finished, killed bool)
 		if l == "CHILD DONE" {
 			finished = true
 		}
+		if strings.HasPrefix(l, "U ") {
+			unknownEntries.Store(strings.TrimPrefix(l, "U "), true)
+		}
 		if strings.HasPrefix(l, "P ") {
 			lines++
 			if killAfter > 0 && lines == killAfter && !finished {
+				if delay > 0 {
+					time.Sleep(delay) // a random instant, usually inside the next call
+				}
 				cmd.Process.Kill()
 				killed = true
 				break
@@ -153,12 +217,20 @@ func TestCrashKillChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := strings.Split(os.Getenv("KF_FILES"), string(os.PathListSeparator))
-	ready := make(chan string, len(files))
+	ready := make(chan string, 1024)
 	o := upload.QueueOptions{API: s, ChunkSize: 16 << 10, DefaultTemplateEntryID: os.Getenv("KF_TEMPLATE"),
 		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond, PollInterval: time.Millisecond, MaxPollInterval: 5 * time.Millisecond,
 		AddSettle: 50 * time.Millisecond,
 		OnReady:   func(id, _ string) { ready <- id },
-		OnFault:   func(f upload.Fault) { fmt.Fprintf(os.Stderr, "fault: %+v\n", f) },
+		OnFault: func(f upload.Fault) {
+			fmt.Fprintf(os.Stderr, "fault: %+v\n", f)
+			if f.Code == "ENTRY_ID_UNKNOWN" {
+				// The content is in Kaltura exactly once, but the reply
+				// naming its entry was lost (see upload/doc.go): terminal.
+				fmt.Println("U " + f.ItemID)
+				ready <- f.ItemID
+			}
+		},
 	}
 	o.SetHook(func(p string) error { fmt.Println("P " + p); return nil })
 	q, err := upload.OpenQueue(os.Getenv("KF_QDIR"), o)
@@ -170,12 +242,25 @@ func TestCrashKillChild(t *testing.T) {
 		if err := q.Enqueue(upload.Recording{ID: id, Path: p, Title: id}); err != nil {
 			t.Fatal(err)
 		}
-		fmt.Println("P enqueued " + id)
+		fmt.Println("E enqueued " + id) // not a kill point: enqueueing is idempotent and has its own tests
+	}
+	for _, it := range q.Items() {
+		if it.Fault != nil && it.Fault.Code == "ENTRY_ID_UNKNOWN" {
+			fmt.Println("U " + it.ID)
+			ready <- it.ID
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
+		mine := map[string]bool{}
+		for _, p := range files {
+			mine[strings.TrimSuffix(filepath.Base(p), ".mp4")] = true
+		}
 		seen := map[string]bool{}
 		for id := range ready {
+			if !mine[id] {
+				continue // an earlier batch's item, announced again at start
+			}
 			seen[id] = true
 			if len(seen) == len(files) {
 				cancel()

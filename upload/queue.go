@@ -39,6 +39,9 @@ type QueueOptions struct {
 	Rand *rand.Rand
 	// ChunkSize of the resumable upload; default 4 MiB.
 	ChunkSize int64
+	// ChunksInFlight is how many middle chunks of a file are sent at once
+	// (window.go); default DefaultChunksInFlight (2), 1 sends one at a time.
+	ChunksInFlight int
 	// BandwidthLimit in bytes per second (0 = unlimited), or a shared Limiter.
 	BandwidthLimit int64
 	Limiter        *Limiter
@@ -88,6 +91,18 @@ func (o *QueueOptions) normalize() {
 	}
 	if o.ChunkSize <= 0 {
 		o.ChunkSize = 4 << 20
+	}
+	if o.ChunksInFlight <= 0 {
+		o.ChunksInFlight = DefaultChunksInFlight
+	}
+	if h := o.hook; h != nil {
+		// Chunks in flight reach the hook from several goroutines.
+		var mu sync.Mutex
+		o.hook = func(p string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return h(p)
+		}
 	}
 	if o.Limiter == nil {
 		o.Limiter = NewLimiter(o.BandwidthLimit, o.Clock)

@@ -75,6 +75,11 @@ func TestQueueHappyPath(t *testing.T) {
 		if len(got) != len(wantCk) {
 			t.Fatalf("chunks %v", got)
 		}
+		// The middle chunks are in flight together (window.go): either may
+		// reach the server first.
+		if got[1] == wantCk[2] && got[2] == wantCk[1] {
+			got[1], got[2] = got[2], got[1]
+		}
 		for i := range got {
 			if got[i] != wantCk[i] {
 				t.Errorf("chunk %d = %v, want %v", i, got[i], wantCk[i])

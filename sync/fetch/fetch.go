@@ -57,6 +57,15 @@ type Request struct {
 	// FTPService is the FTP service spelling that worked last time
 	// (Listing.FTPService); "" tries both. HTTPS ignores it.
 	FTPService string
+	// OnPage, when set, receives each page of the listing as soon as it
+	// has been received and scanned, so that the caller can start parsing
+	// it while the next page downloads. It is called from the goroutine
+	// running Fetch and must return quickly. A page passed to it is not
+	// necessarily in the Listing returned (a listing that moved while
+	// being paged is paged again; a fetch can fail): treat it as a head
+	// start only, matched to the listing by content. The page is shared:
+	// never modify it. HTTPS calls it; FTP does not.
+	OnPage func(Page)
 }
 
 // Listing is a complete listing of the schedule for a window.

@@ -130,7 +130,7 @@ func (h *HTTPS) Fetch(ctx context.Context, req Request) (*Listing, error) {
 	to := from.Add(h.opts.Window)
 	st := &Stats{}
 	for {
-		l, err := h.listWindow(ctx, from, to, st)
+		l, err := h.listWindow(ctx, from, to, st, req.OnPage)
 		if err == nil {
 			l.Stats = *st
 			return l, nil
@@ -146,7 +146,7 @@ func (h *HTTPS) Fetch(ctx context.Context, req Request) (*Listing, error) {
 }
 
 // listWindow lists [from, to] completely, re-listing when data moved.
-func (h *HTTPS) listWindow(ctx context.Context, from, to time.Time, st *Stats) (*Listing, error) {
+func (h *HTTPS) listWindow(ctx context.Context, from, to time.Time, st *Stats, onPage func(Page)) (*Listing, error) {
 	var lastErr error
 	var prevDelta map[int64]string
 	for attempt := 0; attempt <= h.opts.MaxRelists; attempt++ {
@@ -154,7 +154,7 @@ func (h *HTTPS) listWindow(ctx context.Context, from, to time.Time, st *Stats) (
 			st.Relists++
 			h.log.Info("re-listing schedule", "attempt", attempt+1, "reason", lastErr)
 		}
-		l, err := h.listOnce(ctx, from, to, st)
+		l, err := h.listOnce(ctx, from, to, st, onPage)
 		var moved *errMoved
 		if errors.As(err, &moved) {
 			lastErr = err
@@ -199,8 +199,9 @@ func sameStamps(a, b map[int64]string) bool {
 	return true
 }
 
-// listOnce pages through [from, to] once.
-func (h *HTTPS) listOnce(ctx context.Context, from, to time.Time, st *Stats) (*Listing, error) {
+// listOnce pages through [from, to] once, handing each page to onPage
+// (when set) as soon as it is accepted.
+func (h *HTTPS) listOnce(ctx context.Context, from, to time.Time, st *Stats, onPage func(Page)) (*Listing, error) {
 	base := url.Values{}
 	for _, kv := range h.opts.Filter.params(from, to) {
 		base.Set("filter:"+kv[0], kv[1])
@@ -242,6 +243,9 @@ func (h *HTTPS) listOnce(ctx context.Context, from, to time.Time, st *Stats) (*L
 			seen[id] = struct{}{}
 		}
 		l.Pages = append(l.Pages, Page{Name: name, Body: body, IDs: sc.ids, Spans: sc.spans, stamps: sc.stamps})
+		if onPage != nil {
+			onPage(l.Pages[len(l.Pages)-1])
+		}
 		want := (l.Total + PageSize - 1) / PageSize
 		if page >= want {
 			break

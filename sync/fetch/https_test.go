@@ -428,3 +428,45 @@ func TestHTTPSWithAppTokenSession(t *testing.T) {
 		t.Fatalf("%d logins, want 2", n)
 	}
 }
+
+// OnPage sees every page of every listing as it arrives (the one returned
+// and those abandoned by a re-listing), never a verification page, and the
+// pages of the listing returned are among them with the same bytes.
+func TestHTTPSOnPage(t *testing.T) {
+	e := newSimEnv(t)
+	ids := e.generate(1100, t0, time.Minute)
+	e.ready()
+	e.hook = func(n int, f url.Values) {
+		if n == 3 { // before page 3 of the first listing: it moves
+			e.sim.AdvanceClock(time.Minute)
+			e.generate(1, t0.Add(time.Hour), time.Hour)
+		}
+	}
+	var seen []fetch.Page
+	l, err := e.https(t, nil).Fetch(context.Background(), fetch.Request{Now: t0, OnPage: func(p fetch.Page) { seen = append(seen, p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkIDs(t, l, l.IDs())
+	if l.Total != len(ids)+1 || l.Stats.Relists == 0 {
+		t.Fatalf("total %d, relists %d", l.Total, l.Stats.Relists)
+	}
+	// First listing: pages 1 and 2, then the total changes on page 3 (not
+	// handed on); then each later listing whole (the second one is listed
+	// again because of the recent insert, see Fetch).
+	if want := 2 + l.Stats.Relists*len(l.Pages); len(seen) != want {
+		t.Fatalf("OnPage saw %d pages, want %d", len(seen), want)
+	}
+	for _, p := range seen {
+		if !strings.HasPrefix(p.Name, "page ") {
+			t.Errorf("OnPage saw %q", p.Name)
+		}
+	}
+	last := seen[len(seen)-len(l.Pages):]
+	for i, p := range l.Pages {
+		got := last[i]
+		if got.Name != p.Name || !bytes.Equal(got.Body, p.Body) || len(got.IDs) != len(p.IDs) || len(got.Spans) != len(p.Spans) {
+			t.Errorf("%s: OnPage saw %s (%d bytes, %d ids)", p.Name, got.Name, len(got.Body), len(got.IDs))
+		}
+	}
+}

@@ -40,7 +40,7 @@ func scanPage(body []byte) (scanned, error) {
 	s := scanned{total: -1}
 	inEvent, inError, sawEnd := false, false, false
 	var id int64
-	var stamp, seq string
+	var stamp, seq []byte // views of body, made a string once per event
 	haveID := false
 	var verr *kaltura.APIError
 	// The body must start with BEGIN:VCALENDAR (after an optional BOM and
@@ -65,7 +65,7 @@ func scanPage(body []byte) (scanned, error) {
 			if inEvent {
 				return s, fmt.Errorf("nested VEVENT")
 			}
-			inEvent, haveID, stamp, seq = true, false, "", ""
+			inEvent, haveID, stamp, seq = true, false, nil, nil
 			evStart = pos
 		case bytes.EqualFold(line, lEndEvent):
 			if !inEvent {
@@ -75,7 +75,7 @@ func scanPage(body []byte) (scanned, error) {
 				return s, fmt.Errorf("VEVENT %d has no X-KALTURA-ID", len(s.ids)+1)
 			}
 			s.ids = append(s.ids, id)
-			s.stamps = append(s.stamps, stamp+"/"+seq)
+			s.stamps = append(s.stamps, string(stamp)+"/"+string(seq))
 			s.spans = append(s.spans, Span{ID: id, Start: evStart, End: len(full) - len(body)})
 			inEvent = false
 		case inEvent && hasPrefixFold(line, pID):
@@ -87,9 +87,9 @@ func scanPage(body []byte) (scanned, error) {
 			}
 			id, haveID = v, true
 		case inEvent && hasPrefixFold(line, pStamp):
-			stamp = strings.TrimSpace(string(line[len(pStamp):])) // last wins, as above
+			stamp = bytes.TrimSpace(line[len(pStamp):]) // last wins, as above
 		case inEvent && hasPrefixFold(line, pSequence):
-			seq = strings.TrimSpace(string(line[len(pSequence):]))
+			seq = bytes.TrimSpace(line[len(pSequence):])
 		case !inEvent && hasPrefixFold(line, pTotal):
 			v, err := strconv.Atoi(strings.TrimSpace(string(line[len(pTotal):])))
 			if err != nil || v < 0 {

@@ -6,9 +6,14 @@
 // Kaltura gets wrong: mixed line endings, raw newlines and unescaped
 // , ; \ inside text, no PRODID or VERSION, a non-standard NAME part in
 // RRULE, a wrong VTIMEZONE (dropped: TZIDs are resolved through the IANA
-// database with time.LoadLocation), VERROR blocks. Then each VEVENT is
-// decoded by github.com/emersion/go-ical on its own and validated against
-// the X-KALTURA-* formats of seed-scheduling-api.md.
+// database with time.LoadLocation), VERROR blocks. Then the VEVENTs are
+// decoded by github.com/emersion/go-ical, a few dozen to a decoder (go-ical
+// reads each component on its own, so an event decodes as it would alone;
+// when a group fails, its events are decoded one by one), and each is
+// validated against the X-KALTURA-* formats of seed-scheduling-api.md.
+//
+// Parse and ParseBytes are safe for concurrent use. For a page already in
+// memory, ParseBytes saves a copy of it.
 //
 // One bad event never fails the calendar: it is left out, logged, and
 // listed in Calendar.Rejected with its line and the reason. The whole
@@ -23,6 +28,7 @@
 package icalparse
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -96,13 +102,51 @@ type Rejection struct {
 // Parse reads a Kaltura calendar from r. See the package documentation.
 func Parse(r io.Reader, opts Options) (*Calendar, error) {
 	opts = opts.withDefaults()
-	data, err := io.ReadAll(io.LimitReader(r, opts.MaxBytes+1))
+	data, err := readAll(r, opts.MaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("icalparse: read: %w", err)
 	}
 	if int64(len(data)) > opts.MaxBytes {
 		return nil, ErrTooLarge
 	}
+	return parse(data, opts)
+}
+
+// ParseBytes is Parse for a calendar already in memory (a fetched page):
+// it saves Parse's copy of the input. data is neither modified nor kept.
+func ParseBytes(data []byte, opts Options) (*Calendar, error) {
+	opts = opts.withDefaults()
+	if int64(len(data)) > opts.MaxBytes {
+		return nil, ErrTooLarge
+	}
+	return parse(data, opts)
+}
+
+// readAll reads r up to limit+1 bytes, sized at once when r tells its
+// length (a bytes.Reader, strings.Reader or bytes.Buffer).
+func readAll(r io.Reader, limit int64) ([]byte, error) {
+	size := int64(512)
+	if l, ok := r.(interface{ Len() int }); ok {
+		size = min(int64(l.Len()), limit) + 1
+	}
+	b := make([]byte, 0, size)
+	lr := io.LimitReader(r, limit+1)
+	for {
+		n, err := lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
+}
+
+func parse(data []byte, opts Options) (*Calendar, error) {
 	doc, err := prepass(data, opts.MaxLineBytes)
 	if doc != nil && len(doc.verrors) > 0 {
 		return nil, verror(doc.verrors[0])
@@ -111,32 +155,43 @@ func Parse(r io.Reader, opts Options) (*Calendar, error) {
 		return nil, err
 	}
 	p := parser{opts: opts, zones: map[string]*time.Location{}}
-	cal := &Calendar{TotalCount: -1, Events: []schedule.Event{}, Rejected: []Rejection{}}
+	p.br = bufio.NewReaderSize(&p.rd, decodeBufferSize)
+	cal := &Calendar{TotalCount: -1, Events: make([]schedule.Event, 0, len(doc.events)), Rejected: []Rejection{}}
 	for _, l := range doc.calProps {
 		if l.name != "X-KALTURA-TOTAL-COUNT" {
 			continue
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(l.value))
 		if err != nil || n < 0 {
-			opts.Logger.Warn("icalparse: unreadable X-KALTURA-TOTAL-COUNT", "line", l.num)
+			opts.Logger.Warn("icalparse: unreadable X-KALTURA-TOTAL-COUNT", "line", int(l.num))
 			continue
 		}
 		cal.TotalCount = n
 	}
-	for _, b := range doc.events {
-		ev, reasons := p.event(b)
-		if len(reasons) > 0 {
-			rej := Rejection{Line: b.line, Reason: strings.Join(reasons, "; ")}
-			if id, err := strconv.ParseInt(b.id, 10, 64); err == nil && id > 0 {
-				rej.EventID = id
-			}
-			opts.Logger.Warn("icalparse: event rejected", "event_id", rej.EventID, "line", rej.Line, "reason", rej.Reason)
-			cal.Rejected = append(cal.Rejected, rej)
-			continue
+	for start := 0; start < len(doc.events); start += decodeChunk {
+		chunk := doc.events[start:min(start+decodeChunk, len(doc.events))]
+		comps, errs := p.decodeChunk(chunk)
+		for i, b := range chunk {
+			p.add(cal, b, comps[i], errs[i])
 		}
-		cal.Events = append(cal.Events, ev)
 	}
 	return cal, nil
+}
+
+// add validates one decoded block and adds it to the events or, with the
+// reasons, to the rejections.
+func (p *parser) add(cal *Calendar, b *block, comp *ical.Component, derr error) {
+	ev, reasons := p.event(b, comp, derr)
+	if len(reasons) == 0 {
+		cal.Events = append(cal.Events, ev)
+		return
+	}
+	rej := Rejection{Line: b.line, Reason: strings.Join(reasons, "; ")}
+	if id, err := strconv.ParseInt(b.id, 10, 64); err == nil && id > 0 {
+		rej.EventID = id
+	}
+	p.opts.Logger.Warn("icalparse: event rejected", "event_id", rej.EventID, "line", rej.Line, "reason", rej.Reason)
+	cal.Rejected = append(cal.Rejected, rej)
 }
 
 func verror(b *block) *KalturaError {
@@ -145,7 +200,7 @@ func verror(b *block) *KalturaError {
 		if l == nil {
 			continue
 		}
-		v := strings.TrimSpace(l.value)
+		v := strings.Clone(strings.TrimSpace(l.value)) // not a view of the page
 		switch l.name {
 		case "X-KALTURA-CODE":
 			ke.Code = v
@@ -160,20 +215,94 @@ func verror(b *block) *KalturaError {
 	return ke
 }
 
+// decodeBufferSize is the size of the bufio.Reader given to go-ical: its
+// default, so that ical.NewDecoder uses the reader as it is instead of
+// wrapping it in a new one.
+const decodeBufferSize = 4096
+
 type parser struct {
 	opts  Options
 	zones map[string]*time.Location
+	// Reused for every event of the calendar.
+	text bytes.Buffer  // the normalised event
+	rd   bytes.Reader  // reads text
+	br   *bufio.Reader // reads rd, for go-ical
 }
 
-// decode runs go-ical on one normalised event. go-ical panics on some
-// malformed input; the prepass prevents that, and recover is the backstop.
-func decode(text []byte) (comp *ical.Component, err error) {
+// decodeChunk is how many events are decoded together.
+const decodeChunk = 32
+
+// decodeChunk decodes the events of bs: comps[i] is the VEVENT of bs[i],
+// or errs[i] says why it could not be decoded (broken blocks are not
+// decoded). The events that are not broken are rendered one after the
+// other inside one VCALENDAR and decoded by one go-ical decoder: go-ical
+// reads each component on its own (every rendered line is one physical
+// line, and no line starts with a space or tab, so nothing runs from one
+// event into the next), so each VEVENT is what decoding it alone gives.
+// When the chunk does not decode, the events are decoded one by one, so
+// that one bad event is rejected alone, with its own error.
+func (p *parser) decodeChunk(bs []*block) ([]*ical.Component, []error) {
+	comps := make([]*ical.Component, len(bs))
+	errs := make([]error, len(bs))
+	p.text.Reset()
+	p.text.WriteString("BEGIN:VCALENDAR\r\n")
+	n := 0
+	for _, b := range bs {
+		if len(b.broken) == 0 {
+			writeEventBody(&p.text, b)
+			n++
+		}
+	}
+	p.text.WriteString("END:VCALENDAR\r\n")
+	if n > 1 {
+		if cal, err := p.decodeCalendar(p.text.Bytes()); err == nil && len(cal.Children) == n {
+			k := 0
+			for i, b := range bs {
+				if len(b.broken) == 0 {
+					comps[i] = cal.Children[k]
+					k++
+				}
+			}
+			if allEvents(cal.Children) {
+				return comps, errs
+			}
+		}
+	}
+	for i, b := range bs {
+		if len(b.broken) == 0 {
+			comps[i], errs[i] = p.decode(eventText(&p.text, b))
+		}
+	}
+	return comps, errs
+}
+
+func allEvents(cs []*ical.Component) bool {
+	for _, c := range cs {
+		if c.Name != ical.CompEvent {
+			return false
+		}
+	}
+	return true
+}
+
+// decodeCalendar runs go-ical on a normalised calendar. go-ical panics on
+// some malformed input; the prepass prevents that, and recover is the
+// backstop. The reader under the decoder is reused (ical.NewDecoder keeps
+// a *bufio.Reader of the default size as it is).
+func (p *parser) decodeCalendar(text []byte) (cal *ical.Calendar, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			comp, err = nil, fmt.Errorf("go-ical failed: %v", r)
+			cal, err = nil, fmt.Errorf("go-ical failed: %v", r)
 		}
 	}()
-	cal, err := ical.NewDecoder(bytes.NewReader(text)).Decode()
+	p.rd.Reset(text)
+	p.br.Reset(&p.rd)
+	return ical.NewDecoder(p.br).Decode()
+}
+
+// decode runs go-ical on one normalised event (a VEVENT in a VCALENDAR).
+func (p *parser) decode(text []byte) (comp *ical.Component, err error) {
+	cal, err := p.decodeCalendar(text)
 	if err != nil {
 		return nil, err
 	}
@@ -185,12 +314,12 @@ func decode(text []byte) (comp *ical.Component, err error) {
 	return nil, fmt.Errorf("no VEVENT")
 }
 
-// event decodes and validates one block; a non-empty reasons rejects it.
-func (p *parser) event(b *block) (ev schedule.Event, reasons []string) {
+// event validates one block and its decoded VEVENT (or the error of its
+// decoding); a non-empty reasons rejects it.
+func (p *parser) event(b *block, comp *ical.Component, err error) (ev schedule.Event, reasons []string) {
 	if len(b.broken) > 0 {
 		return ev, b.broken
 	}
-	comp, err := decode(eventText(b))
 	if err != nil {
 		return ev, []string{err.Error()}
 	}
@@ -199,11 +328,11 @@ func (p *parser) event(b *block) (ev schedule.Event, reasons []string) {
 
 	// text returns a TEXT property as Kaltura sent it.
 	text := func(name string) (string, bool) {
-		prop := props.Get(name)
+		prop := get(props, name)
 		if prop == nil {
 			return "", false
 		}
-		s, err := prop.Text()
+		s, err := textValue(prop)
 		if err != nil {
 			fail("%s: %v", name, err)
 			return "", false
@@ -240,14 +369,14 @@ func (p *parser) event(b *block) (ev schedule.Event, reasons []string) {
 	}
 
 	var ok bool
-	if ev.ID, ok = integer("X-KALTURA-ID", 1); !ok && props.Get("X-KALTURA-ID") == nil {
+	if ev.ID, ok = integer("X-KALTURA-ID", 1); !ok && get(props, "X-KALTURA-ID") == nil {
 		fail("X-KALTURA-ID missing")
 	}
 	ev.PartnerID, _ = integer("X-KALTURA-PARTNER-ID", 1)
 	ev.ParentID, _ = integer("X-KALTURA-PARENT-ID", 0)
 	if t, ok := integer("X-KALTURA-TYPE", 1); ok {
 		ev.Type = schedule.EventType(t)
-	} else if props.Get("X-KALTURA-TYPE") == nil {
+	} else if get(props, "X-KALTURA-TYPE") == nil {
 		fail("X-KALTURA-TYPE missing")
 	}
 	ev.Status = p.status(props, fail)
@@ -281,28 +410,28 @@ func (p *parser) event(b *block) (ev schedule.Event, reasons []string) {
 	ev.Title, _ = text(ical.PropSummary)
 	ev.Description, _ = text(ical.PropDescription)
 	ev.Location, _ = text(ical.PropLocation)
-	if prop := props.Get(ical.PropPriority); prop != nil {
+	if prop := get(props, ical.PropPriority); prop != nil {
 		n, err := prop.Int()
 		if err != nil || n < 0 || n > 9 {
 			fail("PRIORITY: %s is not 0-9", quote(prop.Value))
 		}
 		ev.Priority = n
 	}
-	if prop := props.Get(ical.PropSequence); prop != nil {
+	if prop := get(props, ical.PropSequence); prop != nil {
 		n, err := prop.Int()
 		if err != nil || n < 0 {
 			fail("SEQUENCE: %s is not a non-negative integer", quote(prop.Value))
 		}
 		ev.Sequence = n
 	}
-	if prop := props.Get(ical.PropDateTimeStamp); prop != nil {
+	if prop := get(props, ical.PropDateTimeStamp); prop != nil {
 		if t, _, err := p.dateTime(prop); err == nil {
 			ev.Updated = t.UTC()
 		}
 	}
 
 	// Times.
-	startProp := props.Get(ical.PropDateTimeStart)
+	startProp := get(props, ical.PropDateTimeStart)
 	if startProp == nil {
 		fail("DTSTART missing")
 	} else if t, tzid, err := p.dateTime(startProp); err != nil {
@@ -310,7 +439,7 @@ func (p *parser) event(b *block) (ev schedule.Event, reasons []string) {
 	} else {
 		ev.Start, ev.TZID = t.UTC(), tzid
 	}
-	switch endProp, durProp := props.Get(ical.PropDateTimeEnd), props.Get(ical.PropDuration); {
+	switch endProp, durProp := get(props, ical.PropDateTimeEnd), get(props, ical.PropDuration); {
 	case endProp != nil:
 		// DTEND wins: the legacy format writes DURATION beside it.
 		if t, _, err := p.dateTime(endProp); err != nil {
@@ -338,7 +467,7 @@ func (p *parser) event(b *block) (ev schedule.Event, reasons []string) {
 	}
 
 	// Recurrence.
-	if prop := props.Get(ical.PropRecurrenceRule); prop != nil {
+	if prop := get(props, ical.PropRecurrenceRule); prop != nil {
 		ev.RRule = strings.TrimSpace(prop.Value)
 		ev.RRuleName, _ = text(rruleNameProp)
 		// An occurrence carries its series' rule but is never expanded:
@@ -355,14 +484,34 @@ func (p *parser) event(b *block) (ev schedule.Event, reasons []string) {
 	return ev, nil
 }
 
+// get is props.Get for a name in capitals (all of ours), without Get's
+// strings.ToUpper: go-ical stores the names in capitals.
+func get(props ical.Props, name string) *ical.Prop {
+	if l := props[name]; len(l) > 0 {
+		return &l[0]
+	}
+	return nil
+}
+
+// textValue is prop.Text() without its copy when the value holds nothing
+// to unescape (no backslash, no comma): then Text() returns the value
+// itself.
+func textValue(prop *ical.Prop) (string, error) {
+	if t := prop.ValueType(); (t == ical.ValueDefault || t == ical.ValueText) &&
+		strings.IndexByte(prop.Value, '\\') < 0 && strings.IndexByte(prop.Value, ',') < 0 {
+		return prop.Value, nil
+	}
+	return prop.Text()
+}
+
 // status reads X-KALTURA-STATUS, falling back to STATUS (CONFIRMED,
 // CANCELLED, or the legacy integer); with neither the event is active.
 func (p *parser) status(props ical.Props, fail func(string, ...any)) schedule.Status {
 	valid := func(n int) bool {
 		return n == int(schedule.StatusCancelled) || n == int(schedule.StatusActive) || n == int(schedule.StatusDeleted)
 	}
-	if prop := props.Get("X-KALTURA-STATUS"); prop != nil {
-		s, _ := prop.Text()
+	if prop := get(props, "X-KALTURA-STATUS"); prop != nil {
+		s, _ := textValue(prop)
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || !valid(n) {
 			fail("X-KALTURA-STATUS: %s is not 1, 2 or 3", quote(s))
@@ -370,8 +519,8 @@ func (p *parser) status(props ical.Props, fail func(string, ...any)) schedule.St
 		}
 		return schedule.Status(n)
 	}
-	if prop := props.Get(ical.PropStatus); prop != nil {
-		s, _ := prop.Text()
+	if prop := get(props, ical.PropStatus); prop != nil {
+		s, _ := textValue(prop)
 		s = strings.ToUpper(strings.TrimSpace(s))
 		switch s {
 		case "CONFIRMED", "TENTATIVE":
@@ -397,7 +546,8 @@ func (p *parser) dateTime(prop *ical.Prop) (time.Time, string, error) {
 		return time.Time{}, "", fmt.Errorf("date-only value %s is not supported", quote(v))
 	}
 	if strings.HasSuffix(v, "Z") {
-		t, err := (&ical.Prop{Name: prop.Name, Params: ical.Params{}, Value: v}).DateTime(time.UTC)
+		utc := ical.Prop{Name: prop.Name, Value: v} // no parameters (nil Params reads as empty)
+		t, err := utc.DateTime(time.UTC)
 		if err != nil {
 			return time.Time{}, "", fmt.Errorf("%s is not a UTC date-time", quote(v))
 		}

@@ -94,15 +94,33 @@ type param struct {
 	values []string
 }
 
-// line is one logical content line.
+// line is one logical content line. It is kept small: a page holds
+// thousands.
 type line struct {
-	num     int // 1-based physical line where it starts
-	name    string
-	params  []param
-	value   string
-	buf     []byte // value while continuation lines are appended
-	tooLong bool
-	problem string // why the line is unusable, when tooLong
+	num    int32 // 1-based physical line where it starts
+	flaw   flaw  // why the line is unusable; flawNone when it is fine
+	name   string
+	params []param
+	value  string // unfolded; "" when flawed
+}
+
+// flaw is what makes a line unusable.
+type flaw uint8
+
+const (
+	flawNone       flaw = iota
+	flawLongParams      // parameters longer than maxParamBytes
+	flawLongLine        // value longer than the line limit
+)
+
+func (l *line) tooLong() bool { return l.flaw != flawNone }
+
+// problem says why the line is unusable.
+func (l *line) problem(maxLine int) string {
+	if l.flaw == flawLongParams {
+		return fmt.Sprintf("parameters longer than %d bytes", maxParamBytes)
+	}
+	return fmt.Sprintf("line longer than %d bytes", maxLine)
 }
 
 // maxParamBytes bounds the parameter part of a line (go-ical reads
@@ -130,10 +148,16 @@ type document struct {
 
 // physicalLines splits data on CRLF, LF and lone CR. A final empty segment
 // (the file ends with a line break) is not returned.
-func physicalLines(data []byte, fn func(num int, l []byte)) {
+func physicalLines(data string, fn func(num int, l string)) {
 	num := 0
 	for len(data) > 0 {
-		i := bytes.IndexAny(data, "\r\n")
+		// Two IndexByte scans are much faster than IndexAny's loop.
+		i := strings.IndexByte(data, '\n')
+		if i < 0 {
+			i = strings.IndexByte(data, '\r')
+		} else if j := strings.IndexByte(data[:i], '\r'); j >= 0 {
+			i = j
+		}
 		num++
 		if i < 0 {
 			fn(num, data)
@@ -147,6 +171,11 @@ func physicalLines(data []byte, fn func(num int, l []byte)) {
 	}
 }
 
+// countLines is the number of physical lines of data, plus one.
+func countLines(data string) int {
+	return strings.Count(data, "\n") + strings.Count(data, "\r") - strings.Count(data, "\r\n") + 1
+}
+
 // parseContentLine splits s into name, parameters and value when it is a
 // property line under the rule above.
 func parseContentLine(s string) (name string, params []param, value string, ok bool) {
@@ -158,7 +187,7 @@ func parseContentLine(s string) (name string, params []param, value string, ok b
 		return "", nil, "", false
 	}
 	name = s[:i]
-	if !knownNames[name] && !strings.HasPrefix(name, "X-") {
+	if !strings.HasPrefix(name, "X-") && !knownNames[name] {
 		return "", nil, "", false
 	}
 	for i < len(s) && s[i] == ';' {
@@ -208,20 +237,52 @@ func isAlnum(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
 }
 
-// logicalLines applies unfolding and the continuation rule.
-func logicalLines(data []byte, maxLine int) (lines []*line, garbage int) {
-	var cur *line
+// logicalLines applies unfolding and the continuation rule. The lines are
+// returned in one slice (one allocation); their values are substrings of
+// data unless continuation lines had to be joined.
+func logicalLines(data string, maxLine int) (lines []line, garbage int) {
+	lines = make([]line, 0, countLines(data))
+	allValid := utf8.ValidString(data)
+	var cur *line   // the line being read: the last of lines
+	var join []byte // its value, once a continuation made a copy necessary
+	joined := false
 	done := func() {
-		if cur != nil {
-			cur.value, cur.buf = string(cur.buf), nil
+		if cur != nil && joined {
+			cur.value = string(join)
+		}
+		joined = false
+	}
+	// add appends sep and s to the value of cur.
+	add := func(sep, s string) {
+		if cur.flaw != flawNone {
+			return
+		}
+		n := len(cur.value)
+		if joined {
+			n = len(join)
+		}
+		if n+len(sep)+len(s) > maxLine {
+			cur.flaw, cur.value, joined = flawLongLine, "", false
+			return
+		}
+		switch {
+		case !joined && cur.value == "" && sep == "":
+			cur.value = s
+		default:
+			if !joined {
+				join = append(join[:0], cur.value...)
+				joined = true
+			}
+			join = append(join, sep...)
+			join = append(join, s...)
 		}
 	}
-	physicalLines(data, func(num int, raw []byte) {
-		if !utf8.Valid(raw) {
-			raw = bytes.ToValidUTF8(raw, []byte("\uFFFD"))
+	physicalLines(data, func(num int, raw string) {
+		if !allValid && !utf8.ValidString(raw) {
+			raw = strings.ToValidUTF8(raw, "\uFFFD")
 		}
 		if cur != nil && len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t') {
-			appendValue(cur, "", raw[1:], maxLine)
+			add("", raw[1:])
 			return
 		}
 		// Only the head of a line can hold a name and parameters.
@@ -229,48 +290,39 @@ func logicalLines(data []byte, maxLine int) (lines []*line, garbage int) {
 		if len(head) > maxParamBytes+128 {
 			head = head[:maxParamBytes+128]
 		}
-		if name, params, rest, ok := parseContentLine(string(head)); ok {
+		if name, params, rest, ok := parseContentLine(head); ok {
 			done()
-			cur = &line{num: num, name: name, params: params}
+			lines = append(lines, line{num: int32(num), name: name, params: params})
+			cur = &lines[len(lines)-1]
 			valueAt := len(head) - len(rest)
 			if valueAt > maxParamBytes {
-				cur.tooLong, cur.problem = true, fmt.Sprintf("parameters longer than %d bytes", maxParamBytes)
+				cur.flaw = flawLongParams
 			}
-			appendValue(cur, "", raw[valueAt:], maxLine)
-			lines = append(lines, cur)
+			add("", raw[valueAt:])
 			return
 		}
 		if cur == nil || cur.name == "BEGIN" || cur.name == "END" {
 			// Nothing to continue: stray text outside a value.
-			if len(bytes.TrimSpace(raw)) != 0 {
+			if len(strings.TrimSpace(raw)) != 0 {
 				garbage++
 			}
 			return
 		}
-		appendValue(cur, "\n", raw, maxLine)
+		add("\n", raw)
 	})
 	done()
 	return lines, garbage
 }
 
-func appendValue(l *line, sep string, s []byte, maxLine int) {
-	if l.tooLong {
-		return
-	}
-	if len(l.buf)+len(sep)+len(s) > maxLine {
-		l.tooLong, l.buf = true, nil
-		l.problem = fmt.Sprintf("line longer than %d bytes", maxLine)
-		return
-	}
-	l.buf = append(l.buf, sep...)
-	l.buf = append(l.buf, s...)
-}
-
 // prepass builds the document.
 func prepass(data []byte, maxLine int) (*document, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 BOM
-	lines, garbage := logicalLines(data, maxLine)
+	// One copy of the input; the lines' values are substrings of it.
+	lines, garbage := logicalLines(string(data), maxLine)
 	doc := &document{garbage: garbage}
+	// The events' line lists share one backing array: events never
+	// interleave, so each takes the next stretch of it.
+	arena := make([]*line, 0, len(lines))
 
 	const (
 		outside = iota
@@ -295,17 +347,26 @@ func prepass(data []byte, maxLine int) (*document, error) {
 		} else {
 			doc.events = append(doc.events, ev)
 		}
+		n := len(ev.lines)
+		ev.lines = ev.lines[:n:n]
+		if n <= cap(arena) {
+			arena = arena[n:cap(arena)][:0]
+		}
 		ev, depth = nil, nil
 	}
 	startEvent := func(l *line, name string) {
-		ev = &block{line: l.num}
+		ev = &block{line: int(l.num), lines: arena[:0]}
 		evName = name
 		depth = nil
 	}
 
-	for _, l := range lines {
+	for i := range lines {
+		l := &lines[i]
 		isBegin, isEnd := l.name == "BEGIN", l.name == "END"
-		comp := strings.ToUpper(strings.TrimSpace(l.value))
+		var comp string // the component a BEGIN or END names
+		if isBegin || isEnd {
+			comp = strings.ToUpper(strings.TrimSpace(l.value))
+		}
 		if skip > 0 {
 			// A dropped block (VTIMEZONE...) that lost its END must not
 			// swallow the events after it.
@@ -355,8 +416,8 @@ func prepass(data []byte, maxLine int) (*document, error) {
 				}
 				depth = depth[:len(depth)-1]
 			}
-			if l.tooLong {
-				ev.broken = append(ev.broken, fmt.Sprintf("line %d: %s: %s", l.num, l.name, l.problem))
+			if l.tooLong() {
+				ev.broken = append(ev.broken, fmt.Sprintf("line %d: %s: %s", l.num, l.name, l.problem(maxLine)))
 				continue
 			}
 			if len(ev.lines) >= maxPropsPerEvent {
@@ -399,7 +460,7 @@ func prepass(data []byte, maxLine int) (*document, error) {
 				doc.version = true
 			}
 			// Kaltura writes one (X-KALTURA-TOTAL-COUNT); keep a few.
-			if !l.tooLong && len(doc.calProps) < maxPropsPerEvent {
+			if !l.tooLong() && len(doc.calProps) < maxPropsPerEvent {
 				doc.calProps = append(doc.calProps, l)
 			}
 		default:
@@ -428,8 +489,27 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// writeLine writes l in the canonical form go-ical reads.
+// writeLine writes a content line whose value is already canonical.
 func writeLine(b *bytes.Buffer, name string, params []param, value string) {
+	writeHead(b, name, params)
+	b.WriteString(value)
+	b.WriteString("\r\n")
+}
+
+// writeProp writes a content line in the canonical form go-ical reads:
+// the value is escaped as TEXT, or kept on one line when structured.
+func writeProp(b *bytes.Buffer, name string, params []param, value string) {
+	writeHead(b, name, params)
+	if !strings.HasPrefix(name, "X-") && structured[name] { // no X- name is structured
+		writeEscaped(b, value, &structuredSpecial)
+	} else {
+		writeEscaped(b, value, &textSpecial)
+	}
+	b.WriteString("\r\n")
+}
+
+// writeHead writes the name, the parameters and the colon.
+func writeHead(b *bytes.Buffer, name string, params []param) {
 	b.WriteString(name)
 	for _, p := range params {
 		b.WriteByte(';')
@@ -450,22 +530,41 @@ func writeLine(b *bytes.Buffer, name string, params []param, value string) {
 		}
 	}
 	b.WriteByte(':')
-	b.WriteString(value)
-	b.WriteString("\r\n")
+}
+
+// The bytes escaped in structured values (a newline, made visible) and in
+// TEXT values (RFC 5545 §3.3.11: backslash, semicolon, comma, newline).
+var structuredSpecial, textSpecial [256]bool
+
+func init() {
+	structuredSpecial['\n'] = true
+	for _, c := range []byte("\\;,\n") {
+		textSpecial[c] = true
+	}
+}
+
+// writeEscaped writes v with a backslash before each special byte, a
+// newline becoming \n.
+func writeEscaped(b *bytes.Buffer, v string, special *[256]bool) {
+	start := 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !special[c] {
+			continue
+		}
+		b.WriteString(v[start:i])
+		if c == '\n' {
+			c = 'n'
+		}
+		b.WriteByte('\\')
+		b.WriteByte(c)
+		start = i + 1
+	}
+	b.WriteString(v[start:])
 }
 
 // paramCleaner removes what a parameter value cannot hold.
 var paramCleaner = strings.NewReplacer(`"`, "", "\n", " ")
-
-var textEscaper = strings.NewReplacer(`\`, `\\`, `;`, `\;`, `,`, `\,`, "\n", `\n`)
-
-// canonicalValue escapes TEXT values and keeps structured ones on one line.
-func canonicalValue(name, value string) string {
-	if structured[name] {
-		return strings.ReplaceAll(value, "\n", `\n`)
-	}
-	return textEscaper.Replace(value)
-}
 
 // rruleParts lists the RRULE parts of RFC 5545 (and BYEASTER, which
 // rrule-go knows); they end Kaltura's free-text NAME part.
@@ -509,11 +608,13 @@ func StripRRuleName(rule string) (stripped, name string) {
 	return stripped, name
 }
 
-// eventText renders one event block as a complete calendar for go-ical.
-func eventText(ev *block) []byte {
-	var b bytes.Buffer
-	b.WriteString("BEGIN:VCALENDAR\r\nPRODID:" + defaultProdID + "\r\nVERSION:" + defaultVersion + "\r\n")
-	writeEventBody(&b, ev)
+// eventText renders one event block into b as a calendar for go-ical:
+// the VEVENT inside BEGIN/END:VCALENDAR. PRODID and VERSION are left out;
+// go-ical's decoder does not need them and the event does not use them.
+func eventText(b *bytes.Buffer, ev *block) []byte {
+	b.Reset()
+	b.WriteString("BEGIN:VCALENDAR\r\n")
+	writeEventBody(b, ev)
 	b.WriteString("END:VCALENDAR\r\n")
 	return b.Bytes()
 }
@@ -540,13 +641,13 @@ func writeEventBody(b *bytes.Buffer, ev *block) {
 			continue
 		case "RRULE":
 			rule, name := StripRRuleName(strings.TrimSpace(l.value))
-			writeLine(b, "RRULE", l.params, canonicalValue("RRULE", rule))
+			writeProp(b, "RRULE", l.params, rule)
 			if name != "" && len(open) == 0 {
-				writeLine(b, rruleNameProp, nil, canonicalValue(rruleNameProp, name))
+				writeProp(b, rruleNameProp, nil, name)
 			}
 			continue
 		}
-		writeLine(b, l.name, l.params, canonicalValue(l.name, l.value))
+		writeProp(b, l.name, l.params, l.value)
 	}
 	// Close components left open (already reported as broken).
 	for i := len(open) - 1; i >= 0; i-- {
@@ -581,7 +682,7 @@ func (doc *document) render() []byte {
 		writeLine(&b, "VERSION", nil, defaultVersion)
 	}
 	for _, l := range doc.calProps {
-		writeLine(&b, l.name, l.params, canonicalValue(l.name, l.value))
+		writeProp(&b, l.name, l.params, l.value)
 	}
 	for _, ev := range doc.events {
 		writeEventBody(&b, ev)

@@ -43,7 +43,26 @@ type env struct {
 	clock   *fakeClock
 	sess    *kaltura.Session
 	id, tok string
-	logs    *bytes.Buffer
+	logs    *lockedBuffer
+}
+
+// lockedBuffer is a goroutine-safe log sink: the session logs from its
+// detached renewal goroutine while a test reads or writes the same buffer.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newEnv(t *testing.T, hashType string, sessionDuration time.Duration) *env {
@@ -52,8 +71,8 @@ func newEnv(t *testing.T, hashType string, sessionDuration time.Duration) *env {
 	f := kfake.New(1234567)
 	f.Clock = clk.Now
 	id, tok := f.AddAppToken(hashType, sessionDuration)
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := kaltura.New(kaltura.Options{BaseURL: "https://kaltura.test", HTTPClient: &http.Client{Transport: f.Transport()}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +81,7 @@ func newEnv(t *testing.T, hashType string, sessionDuration time.Duration) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{fake: f, clock: clk, sess: s, id: id, tok: tok, logs: &logs}
+	return &env{fake: f, clock: clk, sess: s, id: id, tok: tok, logs: logs}
 }
 
 func TestTokenHashMatchesReference(t *testing.T) {

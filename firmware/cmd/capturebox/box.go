@@ -158,22 +158,8 @@ func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 func newSession(cfg *config.Config) (*kaltura.Session, *kaltura.Client, error) {
-	client, err := kaltura.New(kaltura.Options{
-		BaseURL:           cfg.Kaltura.ServiceURL,
-		AllowInsecureHTTP: cfg.Kaltura.AllowInsecureHTTP,
-		ClientTag:         "capturebox:" + firmware.Version,
-		Timeout:           cfg.Kaltura.RequestTimeout,
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := kaltura.NewSession(client, kaltura.SessionConfig{
-		PartnerID:  cfg.Kaltura.PartnerID,
-		AppTokenID: cfg.Kaltura.AppTokenID,
-		AppToken:   cfg.Kaltura.AppToken.Reveal(),
-		HashType:   cfg.Kaltura.AppTokenHashType,
-	})
-	return s, client, err
+	client, session, err := firmware.NewSession(cfg, nil, nil)
+	return session, client, err
 }
 
 // uploadCmd uploads one file by hand, for field service.

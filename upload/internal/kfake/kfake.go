@@ -522,6 +522,22 @@ func (s *Server) dispatch(service, action string, p map[string]string, fileName 
 		return s.tokenView(t), nil
 	case "uploadtoken.upload":
 		return s.upload(p, fileName, file, hasFile)
+	case "uploadtoken.list":
+		// Filtered by file name; ordered by id for determinism.
+		var objs []kaltura.UploadToken
+		ids := make([]string, 0, len(s.tokens))
+		for id := range s.tokens {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			t := s.tokens[id]
+			if name := p["filter:fileNameEqual"]; name != "" && t.FileName != name {
+				continue
+			}
+			objs = append(objs, s.tokenView(t))
+		}
+		return map[string]any{"objectType": "KalturaUploadTokenListResponse", "objects": objs, "totalCount": len(objs)}, nil
 	case "baseentry.get", "media.get":
 		e := s.entries[p["entryId"]]
 		if e == nil {
