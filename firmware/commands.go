@@ -92,6 +92,7 @@ func (b *box) registerCommands() {
 		if err := b.queue.Retry(args[0]); err != nil {
 			return err
 		}
+		b.refreshUploadFault()
 		fmt.Fprintln(w, "retrying", args[0])
 		return nil
 	}})

@@ -22,6 +22,7 @@ import (
 	"github.com/capturebox/capturebox/capture/capturetest"
 	"github.com/capturebox/capturebox/firmware"
 	"github.com/capturebox/capturebox/firmware/config"
+	"github.com/capturebox/capturebox/hal"
 	"github.com/capturebox/capturebox/hal/haltest"
 	"github.com/capturebox/capturebox/tools/kalturasim"
 	simsched "github.com/capturebox/capturebox/tools/kalturasim/schedule"
@@ -93,33 +94,11 @@ func TestSchoolDay(t *testing.T) {
 		defer logFile.Close()
 		log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-		sim, err := kalturasim.New(kalturasim.Options{DataDir: filepath.Join(dir, "sim"), Seed: 1, ProcessingDelay: 30 * time.Second, Logger: log.With("who", "sim")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer sim.Close()
-		store := simsched.New(sim.Now)
-		store.Register(sim.Register)
-		pid := sim.PartnerID()
-
-		tpl, err := sim.AddTemplateEntry(kalturasim.EntrySpec{Name: "Course template", Description: "CHEM 101 recordings",
-			Tags: "chem101", UserID: "jdoe", EntitledUsersEdit: "ta@uni.example", CategoriesIDs: "301"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		adhocTpl, err := sim.AddTemplateEntry(kalturasim.EntrySpec{Name: "Room template", EntitledUsersEdit: "av@uni.example"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := newWorld(t, dir, log)
+		defer w.sim.Close()
+		sim, store, pid, tpl, adhocTpl := w.sim, w.store, w.pid, w.tpl, w.adhocTpl
 		tplEvent, tplAdHoc = tpl.ID, adhocTpl.ID
-		tok, err := sim.AddAppToken(kalturasim.AppTokenSpec{HashType: "SHA256", SessionPrivileges: "disableentitlement,setrole:CAPTURE_DEVICE_ROLE"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		room, err := store.AddResource(pid, simsched.Resource{Type: 3, Name: "Room 204 Camera"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		room := w.room
 		add := func(e simsched.Event) simsched.Event {
 			t.Helper()
 			e.ResourceIDs = []int64{room.ID}
@@ -141,22 +120,7 @@ func TestSchoolDay(t *testing.T) {
 		refS, refB = fmt.Sprint(occs[0].ID), fmt.Sprint(lectureB.ID)
 		lectureC := add(simsched.Event{Summary: "PHYS 300 Lab", StartDate: at(4 * time.Hour).Unix(), EndDate: at(5 * time.Hour).Unix()})
 
-		cfg := config.Default()
-		cfg.Box.Name = "Room 204"
-		cfg.Box.Timezone = "America/New_York"
-		cfg.Box.DataDir = filepath.Join(dir, "box")
-		cfg.Recording.Dir = filepath.Join(dir, "box", "recordings")
-		cfg.Recording.MinLength = time.Second
-		cfg.Kaltura.ServiceURL = "http://kaltura.test"
-		cfg.Kaltura.AllowInsecureHTTP = true
-		cfg.Kaltura.PartnerID = pid
-		cfg.Kaltura.AppTokenID = tok.ID
-		cfg.Kaltura.AppToken = config.Secret(tok.Token)
-		cfg.Kaltura.AppTokenHashType = "SHA256"
-		cfg.Kaltura.ResourceID = room.ID
-		cfg.Kaltura.DefaultTemplateEntryID = adhocTpl.ID
-		cfg.Upload.ChunkSize = 256 << 10
-
+		cfg := w.cfg
 		tr := &handlerTransport{h: sim}
 		led := haltest.NewFakeLED(time.Now)
 		button := haltest.NewFakeButton(time.Now)
@@ -304,6 +268,110 @@ func TestSchoolDay(t *testing.T) {
 	if strings.Join(names, "\n") != strings.Join(wantNames, "\n") {
 		t.Errorf("entry names:\n%s\nwant:\n%s", strings.Join(names, "\n"), strings.Join(wantNames, "\n"))
 	}
+}
+
+// world is a Kaltura simulator with a room, two templates and a
+// capture-device app token, and a box configuration that points at it.
+type world struct {
+	sim           *kalturasim.Server
+	store         *simsched.Store
+	pid           int64
+	tpl, adhocTpl kalturasim.EntryInfo
+	token         kalturasim.AppToken
+	room          simsched.Resource
+	cfg           *config.Config
+}
+
+func newWorld(t *testing.T, dir string, log *slog.Logger) *world {
+	t.Helper()
+	sim, err := kalturasim.New(kalturasim.Options{DataDir: filepath.Join(dir, "sim"), Seed: 1, ProcessingDelay: 30 * time.Second, Logger: log.With("who", "sim")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{sim: sim, store: simsched.New(sim.Now), pid: sim.PartnerID()}
+	w.store.Register(sim.Register)
+	if w.tpl, err = sim.AddTemplateEntry(kalturasim.EntrySpec{Name: "Course template", Description: "CHEM 101 recordings",
+		Tags: "chem101", UserID: "jdoe", EntitledUsersEdit: "ta@uni.example", CategoriesIDs: "301"}); err != nil {
+		t.Fatal(err)
+	}
+	if w.adhocTpl, err = sim.AddTemplateEntry(kalturasim.EntrySpec{Name: "Room template", EntitledUsersEdit: "av@uni.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if w.token, err = sim.AddAppToken(kalturasim.AppTokenSpec{HashType: "SHA256", SessionPrivileges: "disableentitlement,setrole:CAPTURE_DEVICE_ROLE"}); err != nil {
+		t.Fatal(err)
+	}
+	if w.room, err = w.store.AddResource(w.pid, simsched.Resource{Type: 3, Name: "Room 204 Camera"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Box.Name = "Room 204"
+	cfg.Box.Timezone = "America/New_York"
+	cfg.Box.DataDir = filepath.Join(dir, "box")
+	cfg.Recording.Dir = filepath.Join(dir, "box", "recordings")
+	cfg.Recording.MinLength = time.Second
+	cfg.Kaltura.ServiceURL = "http://kaltura.test"
+	cfg.Kaltura.AllowInsecureHTTP = true
+	cfg.Kaltura.PartnerID = w.pid
+	cfg.Kaltura.AppTokenID = w.token.ID
+	cfg.Kaltura.AppToken = config.Secret(w.token.Token)
+	cfg.Kaltura.AppTokenHashType = "SHA256"
+	cfg.Kaltura.ResourceID = w.room.ID
+	cfg.Kaltura.DefaultTemplateEntryID = w.adhocTpl.ID
+	cfg.Upload.ChunkSize = 256 << 10
+	w.cfg = cfg
+	return w
+}
+
+// TestCredentialsRefused: an app token disabled in Kaltura is a fault that
+// needs a person (fast blink, the setting named on the display), not a
+// retry loop; once the token works again the fault clears by itself.
+func TestCredentialsRefused(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Now()
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		w := newWorld(t, dir, log)
+		defer w.sim.Close()
+		if err := w.sim.SetAppTokenStatus(w.token.ID, kalturasim.AppTokenDisabled); err != nil {
+			t.Fatal(err)
+		}
+		led := haltest.NewFakeLED(time.Now)
+		display := haltest.NewFakeDisplay(16, 2, time.Now)
+		tr := &handlerTransport{h: w.sim}
+		dev := firmware.Devices{LED: led, Display: display, Button: haltest.NewFakeButton(time.Now),
+			Capture: haltest.NewFakeCamera(haltest.CameraConfig{Width: 32, Height: 32, FPS: 2}), TimeSync: haltest.NewFakeTimeSync(true)}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() {
+			done <- firmware.Run(ctx, w.cfg, dev, firmware.Options{Logger: log, HTTPClient: &http.Client{Transport: tr}, Seed: 3})
+		}()
+		time.Sleep(time.Minute)
+		if led.Pattern() != hal.FastBlink {
+			t.Errorf("LED %v with the app token refused, want fast blink", led.Pattern())
+		}
+		if got := display.Lines(); !strings.HasPrefix(got[1], "! CHECK kaltura") { // 16 columns; the console shows the whole key
+			t.Errorf("display %q does not name the setting to fix", got)
+		}
+		calls := tr.n.Load()
+		time.Sleep(time.Hour)
+		if n := tr.n.Load() - calls; n > 40 {
+			t.Errorf("%d calls to Kaltura in an hour with refused credentials: a retry loop", n)
+		}
+		if err := w.sim.SetAppTokenStatus(w.token.ID, kalturasim.AppTokenActive); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Hour)
+		if led.Pattern() != hal.Off {
+			t.Errorf("LED %v after the token works again, want off", led.Pattern())
+		}
+		cancel()
+		<-done
+		var got []string
+		for _, c := range led.Timeline() {
+			got = append(got, fmt.Sprintf("%v %v", c.At.Sub(t0).Truncate(time.Minute), c.Pattern))
+		}
+		t.Logf("LED: %s", strings.Join(got, ", "))
+	})
 }
 
 func fileSHA256(t *testing.T, path string) string {

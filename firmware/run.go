@@ -122,7 +122,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		resources = []int64{cfg.Kaltura.ResourceID}
 	}
 	b.syncer, err = syncer.New(syncer.Config{
-		Fetcher:     fetcher,
+		Fetcher:     faultingFetcher{inner: fetcher, faults: b.faults},
 		Store:       cache.New(b.path("schedule")),
 		Clock:       func() (time.Time, bool) { return time.Now(), b.trust.Trusted() },
 		ResourceIDs: resources,
@@ -414,8 +414,24 @@ func (b *box) onUploadFault(f upload.Fault) {
 	b.faults.set("upload", "UPLOAD FAULT")
 }
 
+// refreshUploadFault clears the upload fault once nothing in the queue is
+// stopped by a fault any more (the credentials were fixed, a stuck item went
+// through, a technician retried).
+func (b *box) refreshUploadFault() {
+	if b.queue.Paused() != nil {
+		return
+	}
+	for _, it := range b.queue.Items() {
+		if it.Fault != nil {
+			return
+		}
+	}
+	b.faults.clear("upload")
+}
+
 func (b *box) onReady(id, entryID string) {
 	b.log.Info("recording is in Kaltura", "id", id, "entry", entryID)
+	go b.refreshUploadFault() // not from inside the queue's callback
 	if b.opts.OnUploaded != nil {
 		b.opts.OnUploaded(id, entryID)
 	}
