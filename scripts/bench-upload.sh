@@ -30,7 +30,7 @@
 #   BENCH_UPLOAD_SIZE       test file size for head -c (default 2047M, see below)
 #   BENCH_UPLOAD_SIM_ARGS   extra kalturasim flags (word-split)
 #   BENCH_UPLOAD_CHUNK      capturebox [upload] chunk_size (default 8MiB)
-#   BENCH_UPLOAD_RUNS       rounds (default 1); the gate uses the median ratio
+#   BENCH_UPLOAD_RUNS       rounds (default 3); the gate uses the median ratio
 #   BENCH_UPLOAD_DIR        work directory (default out/bench-upload)
 #   BENCH_UPLOAD_MIN_RATIO  default 0.80
 #   BENCH_UPLOAD_MAX_RSS_MIB default 40
@@ -46,7 +46,7 @@ cd "$(dirname "$0")/.."
 
 SIZE=${BENCH_UPLOAD_SIZE:-2047M}
 CHUNK=${BENCH_UPLOAD_CHUNK:-8MiB}
-RUNS=${BENCH_UPLOAD_RUNS:-1}
+RUNS=${BENCH_UPLOAD_RUNS:-3}
 WORK=${BENCH_UPLOAD_DIR:-out/bench-upload}
 MIN_RATIO=${BENCH_UPLOAD_MIN_RATIO:-0.80}
 MAX_RSS_MIB=${BENCH_UPLOAD_MAX_RSS_MIB:-40}

@@ -13,6 +13,11 @@
 //	  → adding_entry (intent) → [entry_created(id)] → content_added(id) → ready
 //	any step → failed(fault)          short recordings → kept_local (by policy)
 //
+// The middle chunks of a file go QueueOptions.ChunksInFlight at a time
+// (default 2; the first and the final chunk go alone): one uploading step
+// then sends a window of chunks and persists each advance of the offset the
+// server confirms (window.go).
+//
 // # Exactly once
 //
 // The upload itself is idempotent: after any interruption the queue asks

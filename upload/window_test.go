@@ -15,22 +15,28 @@ import (
 )
 
 // gateAPI watches the chunk uploads going through it: how many are in
-// flight at once, and the order they start and end in. With hold set, the
-// chunk at that offset waits (up to a fake minute) until the next chunk's
-// upload has returned, so that the server gets them out of order.
+// flight at once, and the order they start in. With hold set, the chunk at
+// that offset (A) and the one after it (B) are made to overlap and to reach
+// the server out of order: A, once started, waits (up to a fake minute)
+// for B's upload to return; B waits (likewise) for A to have started. B
+// records whether A was then in flight: only a window that sends both
+// before A's reply can make that true.
 type gateAPI struct {
 	upload.API
 	chunk int64
 	hold  int64
 
-	mu        sync.Mutex
-	inFlight  int
-	max       int
-	starts    []chunkStart
-	errAt     int // len(starts) when the first failed upload returned, or -1
-	nextDone  chan struct{}
-	closeOnce sync.Once
-	held      bool
+	mu       sync.Mutex
+	inFlight int
+	max      int
+	starts   []chunkStart
+	errAt    int // len(starts) when the first failed upload returned, or -1
+	aStarted chan struct{}
+	bDone    chan struct{}
+	aOnce    sync.Once
+	bOnce    sync.Once
+	aDone    bool
+	overlap  bool // B found A started and not done
 }
 
 type chunkStart struct {
@@ -39,7 +45,7 @@ type chunkStart struct {
 }
 
 func newGate(api upload.API, chunk, hold int64) *gateAPI {
-	return &gateAPI{API: api, chunk: chunk, hold: hold, errAt: -1, nextDone: make(chan struct{})}
+	return &gateAPI{API: api, chunk: chunk, hold: hold, errAt: -1, aStarted: make(chan struct{}), bDone: make(chan struct{})}
 }
 
 func (g *gateAPI) Upload(ctx context.Context, ch kaltura.Chunk) (*kaltura.UploadToken, error) {
@@ -50,15 +56,27 @@ func (g *gateAPI) Upload(ctx context.Context, ch kaltura.Chunk) (*kaltura.Upload
 	g.mu.Unlock()
 	switch {
 	case g.hold > 0 && ch.ResumeAt == g.hold:
+		g.aOnce.Do(func() { close(g.aStarted) })
 		select {
-		case <-g.nextDone:
-			g.mu.Lock()
-			g.held = true
-			g.mu.Unlock()
+		case <-g.bDone:
 		case <-time.After(time.Minute):
 		}
+		defer func() {
+			g.mu.Lock()
+			g.aDone = true
+			g.mu.Unlock()
+		}()
 	case g.hold > 0 && ch.ResumeAt == g.hold+g.chunk:
-		defer g.closeOnce.Do(func() { close(g.nextDone) })
+		select {
+		case <-g.aStarted:
+		case <-time.After(time.Minute):
+		}
+		g.mu.Lock()
+		if !g.aDone && isClosed(g.aStarted) {
+			g.overlap = true
+		}
+		g.mu.Unlock()
+		defer g.bOnce.Do(func() { close(g.bDone) })
 	}
 	tok, err := g.API.Upload(ctx, ch)
 	g.mu.Lock()
@@ -68,6 +86,15 @@ func (g *gateAPI) Upload(ctx context.Context, ch kaltura.Chunk) (*kaltura.Upload
 	}
 	g.mu.Unlock()
 	return tok, err
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // TestChunksInFlight: the middle chunks go two at a time by default, the
@@ -85,8 +112,8 @@ func TestChunksInFlight(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.checkOneEntry(data)
-		if !g.held {
-			t.Fatal("the chunk at 64 KiB never saw the next chunk finish first: chunks were not in flight together")
+		if !g.overlap {
+			t.Fatal("the chunks at 64 and 128 KiB were never in flight together")
 		}
 		if g.max != upload.DefaultChunksInFlight {
 			t.Errorf("at most %d chunks in flight, want %d", g.max, upload.DefaultChunksInFlight)
@@ -151,8 +178,8 @@ func TestUploadFileChunksInFlight(t *testing.T) {
 			t.Fatal(err)
 		}
 		h.checkOneEntry(data)
-		if !g.held || g.max != 2 {
-			t.Errorf("held %v, max in flight %d: want the chunks at 3 and 4 × 64 KiB in flight together", g.held, g.max)
+		if !g.overlap || g.max != 2 {
+			t.Errorf("overlap %v, max in flight %d: want the chunks at 3 and 4 × 64 KiB in flight together", g.overlap, g.max)
 		}
 	})
 }
@@ -177,7 +204,9 @@ func TestChunksInFlightFailure(t *testing.T) {
 				f := tc.fault
 				f.Service, f.Action, f.Skip = "uploadtoken", "upload", 3
 				h.fake.AddFault(f)
-				g := newGate(h.session(), chunk, 0)
+				// The first window is held open, so that its two chunks
+				// are surely in flight together; the fourth upload fails.
+				g := newGate(h.session(), chunk, chunk)
 				q := h.open(h.opts(g))
 				path, data := h.file("r.mp4", 9*chunk+5)
 				q.Enqueue(scheduled("r", path, h.template))
@@ -185,8 +214,8 @@ func TestChunksInFlightFailure(t *testing.T) {
 					t.Fatal(err)
 				}
 				h.checkOneEntry(data)
-				if g.max < 2 {
-					t.Errorf("chunks never in flight together")
+				if !g.overlap {
+					t.Errorf("chunks never in flight together: %+v", g.starts)
 				}
 				if g.errAt < 0 {
 					t.Fatal("no upload failed")
