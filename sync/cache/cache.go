@@ -13,6 +13,7 @@
 package cache
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -165,8 +166,16 @@ func (s *Store) Save(e *Entry) error {
 		return fmt.Errorf("cache: encoding: %w", err)
 	}
 	sum := sha256.Sum256(payload)
-	env := envelope{Version: Version, SHA256: hex.EncodeToString(sum[:]), Payload: payload, SavedAt: e.FetchedAt, Firmware: s.Firmware}
-	b, err := json.Marshal(env)
+	// The envelope is written around the payload rather than marshalled
+	// with it: json.Marshal would validate and copy the whole payload again
+	// (the costliest part of saving 10,000 events). The result decodes as
+	// an envelope exactly as before.
+	hdr, err := json.Marshal(struct {
+		Version  int       `json:"version"`
+		SHA256   string    `json:"sha256"`
+		SavedAt  time.Time `json:"savedAt"`
+		Firmware string    `json:"firmware,omitempty"`
+	}{Version, hex.EncodeToString(sum[:]), e.FetchedAt, s.Firmware})
 	if err != nil {
 		return fmt.Errorf("cache: encoding: %w", err)
 	}
@@ -175,7 +184,23 @@ func (s *Store) Save(e *Entry) error {
 		return fmt.Errorf("cache: %w", err)
 	}
 	// renameio: temporary file in dir, fsync, rename over the old one.
-	if err := renameio.WriteFile(s.path, b, 0o644, renameio.WithTempDir(dir)); err != nil {
+	t, err := renameio.TempFile(dir, s.path)
+	if err != nil {
+		return fmt.Errorf("cache: writing %s: %w", s.path, err)
+	}
+	defer t.Cleanup()
+	w := bufio.NewWriterSize(t, 256<<10)
+	w.Write(hdr[:len(hdr)-1])
+	w.WriteString(`,"payload":`)
+	w.Write(payload)
+	w.WriteString("}")
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("cache: writing %s: %w", s.path, err)
+	}
+	if err := t.Chmod(0o644); err != nil {
+		return fmt.Errorf("cache: writing %s: %w", s.path, err)
+	}
+	if err := t.CloseAtomicallyReplace(); err != nil {
 		return fmt.Errorf("cache: writing %s: %w", s.path, err)
 	}
 	// renameio does not fsync the directory; without it the rename itself
