@@ -281,23 +281,21 @@ func (s *Store) actionUpdate(c kapi.Caller, p kapi.Params) (any, error) {
 }
 
 func (s *Store) actionCancel(c kapi.Caller, p kapi.Params) (any, error) {
-	id, err := idParam(p, "scheduleEventId")
-	if err != nil {
-		return nil, err
-	}
-	now := s.callerNow(c)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	pt := s.partnerLocked(c.PartnerID)
-	e := pt.getLocked(id)
-	if e == nil {
-		return nil, invalidObjectID(id)
-	}
-	s.cancelLocked(pt, e, now.Unix())
-	return &EventResponse{EventView: pt.viewLocked(e), cal: pt.calOptions(c)}, nil
+	return s.actOnEvent(c, p, func(pt *partner, e *Event, now int64) error {
+		s.cancelLocked(pt, e, now)
+		return nil
+	})
 }
 
 func (s *Store) actionDelete(c kapi.Caller, p kapi.Params) (any, error) {
+	return s.actOnEvent(c, p, func(pt *partner, e *Event, now int64) error {
+		return s.deleteLocked(pt, e, now)
+	})
+}
+
+// actOnEvent runs fn on the visible event named by scheduleEventId, under
+// the store's lock, and answers with the event as it is afterwards.
+func (s *Store) actOnEvent(c kapi.Caller, p kapi.Params, fn func(pt *partner, e *Event, now int64) error) (any, error) {
 	id, err := idParam(p, "scheduleEventId")
 	if err != nil {
 		return nil, err
@@ -306,11 +304,11 @@ func (s *Store) actionDelete(c kapi.Caller, p kapi.Params) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pt := s.partnerLocked(c.PartnerID)
-	e := pt.getLocked(id)
-	if e == nil {
-		return nil, invalidObjectID(id)
+	e, err := pt.visibleLocked(id)
+	if err != nil {
+		return nil, err
 	}
-	if err := s.deleteLocked(pt, e, now.Unix()); err != nil {
+	if err := fn(pt, e, now.Unix()); err != nil {
 		return nil, err
 	}
 	return &EventResponse{EventView: pt.viewLocked(e), cal: pt.calOptions(c)}, nil

@@ -61,31 +61,33 @@ func (s *Store) UpdateEvent(partnerID, id int64, edit func(e *Event)) (Event, er
 
 // CancelEvent cancels a visible event; a series loses its occurrences.
 func (s *Store) CancelEvent(partnerID, id int64) (Event, error) {
-	now := s.clock().Unix()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p := s.partnerLocked(partnerID)
-	e := p.getLocked(id)
-	if e == nil {
-		return Event{}, fmt.Errorf("cancel event %d: %w", id, invalidObjectID(id))
-	}
-	s.cancelLocked(p, e, now)
-	return *e.clone(), nil
+	return s.adminOnEvent(partnerID, id, "cancel", func(p *partner, e *Event, now int64) error {
+		s.cancelLocked(p, e, now)
+		return nil
+	})
 }
 
 // DeleteEvent marks a visible event DELETED; a series loses its
 // occurrences; an occurrence cannot be deleted (RECURRENCE_CANT_BE_DELETE).
 func (s *Store) DeleteEvent(partnerID, id int64) (Event, error) {
+	return s.adminOnEvent(partnerID, id, "delete", func(p *partner, e *Event, now int64) error {
+		return s.deleteLocked(p, e, now)
+	})
+}
+
+// adminOnEvent runs fn on a visible event under the store's lock and
+// returns a copy of the event afterwards.
+func (s *Store) adminOnEvent(partnerID, id int64, verb string, fn func(p *partner, e *Event, now int64) error) (Event, error) {
 	now := s.clock().Unix()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.partnerLocked(partnerID)
-	e := p.getLocked(id)
-	if e == nil {
-		return Event{}, fmt.Errorf("delete event %d: %w", id, invalidObjectID(id))
+	e, err := p.visibleLocked(id)
+	if err == nil {
+		err = fn(p, e, now)
 	}
-	if err := s.deleteLocked(p, e, now); err != nil {
-		return Event{}, fmt.Errorf("delete event %d: %w", id, err)
+	if err != nil {
+		return Event{}, fmt.Errorf("%s event %d: %w", verb, id, err)
 	}
 	return *e.clone(), nil
 }

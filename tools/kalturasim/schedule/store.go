@@ -153,6 +153,14 @@ func (s *Store) callerNow(c kapi.Caller) time.Time {
 func (s *Store) changed(p *partner) { p.views, p.resTokens = nil, nil }
 
 // getLocked returns a visible (not DELETED) event of the partner.
+// visibleLocked returns the visible event id, or INVALID_OBJECT_ID.
+func (p *partner) visibleLocked(id int64) (*Event, error) {
+	if e := p.getLocked(id); e != nil {
+		return e, nil
+	}
+	return nil, invalidObjectID(id)
+}
+
 func (p *partner) getLocked(id int64) *Event {
 	e := p.events[id]
 	if e == nil || e.Status == StatusDeleted {
