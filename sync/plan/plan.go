@@ -24,20 +24,29 @@
 //     resource is listed in Problems and not applied: it is not "on this
 //     resource".
 //   - Overlapping recordings are all recorded, each from its own start to
-//     its own end (one capture, several files); each overlapping pair is
-//     listed in Conflicts. Nothing is dropped.
+//     its own end (one capture, several files). Each recording's entry
+//     says how many recordings overlap it and names the few that rank
+//     before it (Entry.Overlap): bounded, whatever the input, where a list
+//     of every overlapping pair grows with the square of the events.
+//     Nothing is dropped.
 //   - Where one event must be chosen (Primary), the order is PRIORITY,
-//     then earliest start, then lowest id. PRIORITY has its RFC 5545
-//     meaning, which is what the iCal property Kaltura writes carries:
-//     1 is the highest, 9 the lowest, and 0 (undefined; Kaltura omits it)
-//     ranks after 9.
+//     then earliest start, then lowest id (Compare, the only home of that
+//     rule). PRIORITY has its RFC 5545 meaning, which is what the iCal
+//     property Kaltura writes carries: 1 is the highest, 9 the lowest, and
+//     0 (undefined; Kaltura omits it) ranks after 9.
+//
+// This package is the one home of "what to record now and next": the
+// controller asks Active, Next, Primary and Find, and never decides that
+// itself (firmware/fences_test.go checks it).
 package plan
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/capturebox/capturebox/sync/recur"
@@ -51,13 +60,9 @@ type Entry struct {
 	Record bool
 	// Why says why it is not recorded ("" when Record is true).
 	Why string
-}
-
-// Conflict is a pair of recordings that overlap. Both are recorded; A ranks
-// before B (it is the one Primary picks while both run).
-type Conflict struct {
-	A, B       string    // occurrence keys
-	Start, End time.Time // the overlap
+	// Overlap is what the plan keeps about the recordings that overlap
+	// this one (zero unless Record).
+	Overlap Overlap
 }
 
 // Problem is something in the events the plan could not use.
@@ -70,10 +75,11 @@ type Problem struct {
 type Plan struct {
 	ResourceID int64
 	From, To   time.Time
-	// Entries are sorted by start, then rank (see Less), then key.
-	Entries   []Entry
-	Conflicts []Conflict
-	Problems  []Problem
+	// Entries are sorted by start, then rank (see Compare).
+	Entries []Entry
+	// Conflicted counts the recordings that overlap at least one other.
+	Conflicted int
+	Problems   []Problem
 }
 
 // Options tune BuildWith.
@@ -117,57 +123,53 @@ func BuildWith(events []schedule.Event, resourceID int64, from, to time.Time, op
 		}
 		p.Entries = append(p.Entries, e)
 	}
-	for i := range p.Entries {
-		e := &p.Entries[i]
-		if !e.Record {
-			continue
-		}
-		for _, b := range blackouts {
-			if overlaps(e.Start, e.End, b.Start, b.End) {
-				e.Record, e.Why = false, "suppressed by blackout "+b.Key
-				break
-			}
-		}
-	}
+	suppress(p.Entries, blackouts)
 	sort.SliceStable(p.Entries, func(i, j int) bool {
 		a, b := p.Entries[i].Occurrence, p.Entries[j].Occurrence
 		if !a.Start.Equal(b.Start) {
 			return a.Start.Before(b.Start)
 		}
-		return Less(a, b)
+		return Compare(a, b) < 0
 	})
-	p.Conflicts = conflicts(p.Entries)
+	p.Conflicted = markOverlaps(p.Entries)
 	return p
 }
 
-func overlaps(s1, e1, s2, e2 time.Time) bool { return s1.Before(e2) && s2.Before(e1) }
-
-// conflicts lists every overlapping pair of recordings; entries are sorted
-// by start.
-func conflicts(entries []Entry) []Conflict {
-	var out []Conflict
-	for i := range entries {
-		a := entries[i]
-		if !a.Record {
-			continue
+// suppress marks every recording that overlaps a blackout as not recorded,
+// in O(n log n): blackouts sorted by start with the running maximum of
+// their ends answer "does any blackout that starts before this recording
+// ends still run after it starts".
+func suppress(entries []Entry, blackouts []Entry) {
+	if len(blackouts) == 0 {
+		return
+	}
+	slices.SortFunc(blackouts, func(a, b Entry) int {
+		if c := a.Start.Compare(b.Start); c != 0 {
+			return c
 		}
-		for j := i + 1; j < len(entries) && entries[j].Start.Before(a.End); j++ {
-			b := entries[j]
-			if !b.Record || !overlaps(a.Start, a.End, b.Start, b.End) {
-				continue
-			}
-			first, second := a, b
-			if Less(b.Occurrence, a.Occurrence) {
-				first, second = b, a
-			}
-			end := a.End
-			if b.End.Before(end) {
-				end = b.End
-			}
-			out = append(out, Conflict{A: first.Key, B: second.Key, Start: b.Start, End: end})
+		return strings.Compare(a.Key, b.Key)
+	})
+	// latest[i] is the index, among blackouts[:i+1], of the one that ends last.
+	latest := make([]int, len(blackouts))
+	for i := range blackouts {
+		latest[i] = i
+		if i > 0 && !blackouts[i].End.After(blackouts[latest[i-1]].End) {
+			latest[i] = latest[i-1]
 		}
 	}
-	return out
+	for i := range entries {
+		e := &entries[i]
+		if !e.Record {
+			continue
+		}
+		k := sort.Search(len(blackouts), func(j int) bool { return !blackouts[j].Start.Before(e.End) })
+		if k == 0 {
+			continue
+		}
+		if b := blackouts[latest[k-1]]; b.End.After(e.Start) {
+			e.Record, e.Why = false, "suppressed by blackout "+b.Key
+		}
+	}
 }
 
 // rank maps PRIORITY to an order: 1 first, 9 last, 0 (undefined) after 9.
@@ -178,20 +180,28 @@ func rank(priority int) int {
 	return priority
 }
 
-// Less is the order for choosing one event: PRIORITY (1 highest, 0 last),
-// then earliest start, then lowest id (the referenceId: the event id, or
-// the series id of an expanded instance), then key.
-func Less(a, b schedule.Occurrence) bool {
+// Compare is the order for choosing one event (kaltura.md §8), and the
+// only place that rule lives: PRIORITY (1 highest, 9 lowest, 0 undefined
+// after 9), then earliest start, then lowest id (the referenceId: the
+// event id, or the series id of an expanded instance), then key. It
+// returns a negative number when a ranks before b.
+func Compare(a, b schedule.Occurrence) int {
 	if ra, rb := rank(a.Priority), rank(b.Priority); ra != rb {
-		return ra < rb
+		return cmp.Compare(ra, rb)
 	}
-	if !a.Start.Equal(b.Start) {
-		return a.Start.Before(b.Start)
+	if c := a.Start.Compare(b.Start); c != 0 {
+		return c
 	}
-	if ia, ib := a.ReferenceID(), b.ReferenceID(); ia != ib {
-		return ia < ib
+	if c := cmp.Compare(a.ReferenceID(), b.ReferenceID()); c != 0 {
+		return c
 	}
-	return a.Key < b.Key
+	return strings.Compare(a.Key, b.Key)
+}
+
+// InWindow reports whether o should be recording at now with pre and post
+// padding: Start−pre ≤ now < End+post.
+func InWindow(o schedule.Occurrence, now time.Time, pre, post time.Duration) bool {
+	return !now.Before(o.Start.Add(-pre)) && now.Before(o.End.Add(post))
 }
 
 // Recordings returns the occurrences the box records, by start.
@@ -206,21 +216,21 @@ func (p Plan) Recordings() []schedule.Occurrence {
 }
 
 // Active returns the recordings that should be running at now, with pre
-// and post padding: those with Start−pre ≤ now < End+post. They are in
-// Less order, so the first is the primary one.
+// and post padding: those with Start−pre ≤ now < End+post (InWindow). They
+// are in Compare order, so the first is the primary one.
 func (p Plan) Active(now time.Time, pre, post time.Duration) []schedule.Occurrence {
 	var out []schedule.Occurrence
 	for _, e := range p.Entries {
-		if e.Record && !now.Before(e.Start.Add(-pre)) && now.Before(e.End.Add(post)) {
+		if e.Record && InWindow(e.Occurrence, now, pre, post) {
 			out = append(out, e.Occurrence)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return Less(out[i], out[j]) })
+	slices.SortStableFunc(out, Compare)
 	return out
 }
 
 // Next returns the recording that starts soonest after now (strictly
-// after); among equal starts, the first in Less order.
+// after); among equal starts, the first in Compare order.
 func (p Plan) Next(now time.Time) (schedule.Occurrence, bool) {
 	var best schedule.Occurrence
 	found := false
@@ -228,7 +238,7 @@ func (p Plan) Next(now time.Time) (schedule.Occurrence, bool) {
 		if !e.Record || !e.Start.After(now) {
 			continue
 		}
-		if !found || e.Start.Before(best.Start) || e.Start.Equal(best.Start) && Less(e.Occurrence, best) {
+		if !found || e.Start.Before(best.Start) || e.Start.Equal(best.Start) && Compare(e.Occurrence, best) < 0 {
 			best, found = e.Occurrence, true
 		}
 	}
@@ -236,7 +246,7 @@ func (p Plan) Next(now time.Time) (schedule.Occurrence, bool) {
 }
 
 // Primary returns the one recording the display shows and the button acts
-// on at now: the first of Active(now, 0, 0) in Less order. ok is false
+// on at now: the first of Active(now, 0, 0) in Compare order. ok is false
 // when nothing is recording (the display then shows Next).
 func (p Plan) Primary(now time.Time) (schedule.Occurrence, bool) {
 	act := p.Active(now, 0, 0)
@@ -251,6 +261,23 @@ func (p Plan) Lookup(key string) (Entry, bool) {
 	for _, e := range p.Entries {
 		if e.Key == key {
 			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// Find returns the current entry of an occurrence the box started
+// recording: by key, or, when a series edit gave the occurrence a new id
+// (Kaltura deletes and recreates occurrences), by series and start time.
+func (p Plan) Find(o schedule.Occurrence) (Entry, bool) {
+	if e, ok := p.Lookup(o.Key); ok {
+		return e, true
+	}
+	if o.ParentID != 0 {
+		for _, e := range p.Entries {
+			if e.ParentID == o.ParentID && e.Start.Equal(o.Start) {
+				return e, true
+			}
 		}
 	}
 	return Entry{}, false
@@ -352,6 +379,7 @@ func changedFields(a, b Entry) []string {
 	check("tags", a.Tags != b.Tags)
 	check("template", a.TemplateEntryID != b.TemplateEntryID)
 	check("categories", !slices.Equal(a.CategoryIDs, b.CategoryIDs))
+	check("overlap", a.Overlap.Count != b.Overlap.Count || !slices.Equal(a.Overlap.Ahead, b.Overlap.Ahead))
 	return f
 }
 

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -105,12 +106,15 @@ func TestConflictsAllRecorded(t *testing.T) {
 		t.Fatalf("decisions %s", got)
 	}
 	var got []string
-	for _, c := range p.Conflicts {
-		got = append(got, c.A+">"+c.B+"@"+c.Start.Format("15:04")+"-"+c.End.Format("15:04"))
+	for _, e := range p.Entries {
+		got = append(got, fmt.Sprintf("%s:%d%v", e.Key, e.Overlap.Count, e.Overlap.Ahead))
 	}
-	want := "1>3@10:00-10:30 3>2@10:15-10:30 1>2@10:15-10:45"
+	want := "3:2[1] 1:2[] 2:2[1 3] 4:0[]"
 	if strings.Join(got, " ") != want {
-		t.Errorf("conflicts %v, want %s", got, want)
+		t.Errorf("overlaps %v, want %s", got, want)
+	}
+	if p.Conflicted != 3 {
+		t.Errorf("Conflicted = %d, want 3", p.Conflicted)
 	}
 }
 
