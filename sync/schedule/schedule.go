@@ -93,12 +93,6 @@ type Occurrence struct {
 	Updated         time.Time
 }
 
-// Recordable reports whether the box records this occurrence: an active
-// recording event (cancelled events are shown, never recorded).
-func (o Occurrence) Recordable() bool {
-	return o.Type == TypeRecord && o.Status == StatusActive
-}
-
 // ReferenceID is the Kaltura event id that recordings of this occurrence
 // carry as the entry's referenceId: the concrete event id, or the series id
 // for an instance the box expanded.

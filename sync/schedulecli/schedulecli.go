@@ -91,16 +91,12 @@ type Occurrence struct {
 	ResourceIDs     []int64  `json:"resource_ids"`
 	CategoryIDs     []int64  `json:"category_ids"`
 	Tags            []string `json:"tags"`
-	ConflictsWith   []string `json:"conflicts_with,omitempty"`
+	Overlaps        int      `json:"overlaps,omitempty"`
+	Ahead           []string `json:"ahead,omitempty"`
 }
 
 // Occurrences converts a plan to its JSON form, in plan order.
 func Occurrences(p plan.Plan) []Occurrence {
-	conf := map[string][]string{}
-	for _, c := range p.Conflicts {
-		conf[c.A] = append(conf[c.A], c.B)
-		conf[c.B] = append(conf[c.B], c.A)
-	}
 	out := make([]Occurrence, 0, len(p.Entries))
 	for _, e := range p.Entries {
 		o := Occurrence{
@@ -123,7 +119,8 @@ func Occurrences(p plan.Plan) []Occurrence {
 			ResourceIDs:     nonNil(e.ResourceIDs),
 			CategoryIDs:     nonNil(e.CategoryIDs),
 			Tags:            splitTags(e.Tags),
-			ConflictsWith:   conf[e.Key],
+			Overlaps:        e.Overlap.Count,
+			Ahead:           e.Overlap.Ahead,
 		}
 		out = append(out, o)
 	}
@@ -187,9 +184,15 @@ func WriteTable(w io.Writer, p plan.Plan, loc *time.Location) error {
 	if len(p.Entries) == 0 {
 		fmt.Fprintln(w, "(no occurrences in the window)")
 	}
-	for _, c := range p.Conflicts {
-		fmt.Fprintf(w, "conflict: %s and %s overlap %s–%s (both recorded; %s is primary)\n",
-			c.A, c.B, c.Start.In(loc).Format("Mon 15:04"), c.End.In(loc).Format("15:04 MST"), c.A)
+	for _, e := range p.Entries {
+		if e.Overlap.Count == 0 {
+			continue
+		}
+		line := fmt.Sprintf("conflict: %s overlaps %d other recording(s), all recorded", e.Key, e.Overlap.Count)
+		if len(e.Overlap.Ahead) > 0 {
+			line += "; " + e.Overlap.Ahead[0] + " is primary over it"
+		}
+		fmt.Fprintln(w, line)
 	}
 	return nil
 }

@@ -128,13 +128,10 @@ type Snapshot struct {
 	// resource with the decision to record each (cancelled ones, other
 	// types and those under a blackout are shown, not recorded), the
 	// conflicts and the problems.
-	Plan plan.Plan
-	// Occurrences are the occurrences of Plan.Entries, in the same order
-	// (kept for callers written before Plan). Occurrence.Recordable does
-	// not know about blackouts: decide what to record with
-	// Plan.Entries[i].Record, Plan.Active or Plan.Next.
-	Occurrences []schedule.Occurrence
-	From, To    time.Time
+	// What to record now and next is the plan's answer (Active, Next,
+	// Primary): nothing else decides it.
+	Plan     plan.Plan
+	From, To time.Time
 	// FetchedAt is when the listing was completed (trusted clock).
 	FetchedAt time.Time
 	Transport string
@@ -289,7 +286,7 @@ func (s *Syncer) Status() Status {
 	if c := s.cur.Load(); c != nil {
 		st.HaveSchedule = true
 		st.Events, st.Entries, st.Rejected = len(c.Events), len(c.Plan.Entries), c.Rejected
-		st.Conflicts, st.Problems = len(c.Plan.Conflicts), len(c.Plan.Problems)
+		st.Conflicts, st.Problems = c.Plan.Conflicted, len(c.Plan.Problems)
 		st.Recordings = 0
 		for _, e := range c.Plan.Entries {
 			if e.Record {
@@ -330,7 +327,7 @@ func (s *Syncer) LoadCache() error {
 	}
 	p := s.cfg.Plan(e.Events, e.From, e.To)
 	snap := &Snapshot{
-		Events: e.Events, Plan: p, Occurrences: occurrencesOf(p), From: e.From, To: e.To,
+		Events: e.Events, Plan: p, From: e.From, To: e.To,
 		FetchedAt: e.FetchedAt, Transport: e.Transport, Source: e.Source,
 		Total: e.Total, Rejected: e.Rejected, FromCache: true,
 	}
@@ -385,7 +382,7 @@ func (s *Syncer) sync1(ctx context.Context) error {
 	p := s.cfg.Plan(events, l.From, l.To)
 	done, _ := s.cfg.Clock()
 	snap := &Snapshot{
-		Events: events, Plan: p, Occurrences: occurrencesOf(p), From: l.From, To: l.To,
+		Events: events, Plan: p, From: l.From, To: l.To,
 		FetchedAt: done, Transport: l.Transport, Source: l.Source,
 		Total: l.Total, Rejected: rejected,
 	}
@@ -421,14 +418,6 @@ func (s *Syncer) sync1(ctx context.Context) error {
 	s.cur.Store(snap)
 	s.notify()
 	return nil
-}
-
-func occurrencesOf(p plan.Plan) []schedule.Occurrence {
-	out := make([]schedule.Occurrence, len(p.Entries))
-	for i := range p.Entries {
-		out[i] = p.Entries[i].Occurrence
-	}
-	return out
 }
 
 // mustSave decides whether the cache file must be rewritten.
