@@ -55,9 +55,9 @@ func (b *box) registerCommands() {
 	c.Register(console.Command{Name: "schedule", Help: "the schedule the box records from", Run: func(_ context.Context, w io.Writer, _ []string) error {
 		st := b.syncer.Status()
 		fmt.Fprintf(w, "last sync: %+v\n", st)
-		for _, o := range b.Schedule() {
-			mark := " "
-			if !o.Recordable() {
+		for _, e := range b.Schedule().Entries {
+			o, mark := e.Occurrence, " "
+			if !e.Record {
 				mark = "x"
 			}
 			fmt.Fprintf(w, "%s %s-%s %-10s %s\n", mark, o.Start.In(loc).Format("Mon 01-02 15:04"), o.End.In(loc).Format("15:04"), o.Key, o.Title)

@@ -22,7 +22,7 @@ import (
 	"github.com/capturebox/capturebox/hal"
 	"github.com/capturebox/capturebox/sync/cache"
 	"github.com/capturebox/capturebox/sync/fetch"
-	"github.com/capturebox/capturebox/sync/schedule"
+	"github.com/capturebox/capturebox/sync/plan"
 	"github.com/capturebox/capturebox/sync/syncer"
 	"github.com/capturebox/capturebox/upload"
 	"github.com/capturebox/capturebox/upload/kaltura"
@@ -362,25 +362,14 @@ func (b *box) forward(ctx context.Context, updates <-chan struct{}) {
 	}
 }
 
-// Schedule implements controller.Facts: the plan's occurrences. One the plan
-// does not record although it is an active recording event (a blackout on
-// this resource covers it) is handed to the controller as cancelled: it is
-// not recorded, and a recording that a new blackout covers stops and is
-// kept on the box.
-func (b *box) Schedule() []schedule.Occurrence {
+// Schedule implements controller.Facts: the plan of the last good
+// schedule, which alone decides what is recorded (blackouts included).
+func (b *box) Schedule() plan.Plan {
 	s := b.syncer.Current()
 	if s == nil {
-		return nil
+		return plan.Plan{}
 	}
-	out := make([]schedule.Occurrence, 0, len(s.Plan.Entries))
-	for _, e := range s.Plan.Entries {
-		o := e.Occurrence
-		if !e.Record && o.Recordable() {
-			o.Status = schedule.StatusCancelled
-		}
-		out = append(out, o)
-	}
-	return out
+	return s.Plan
 }
 
 // Trusted implements controller.Facts.

@@ -3,10 +3,17 @@
 // current time, which recordings must run, what the LED shows and what the
 // display says (design.md §2). The decisions are pure functions of
 // (State, inputs, now); Loop applies them to the devices.
+//
+// What should be recording at an instant, what is next and which event is
+// the primary one are the schedule plan's answers (sync/plan: Active,
+// Next, Find, Compare); the controller adds only what the box itself
+// remembers (running recordings, early stops, parts) and never decides
+// those questions again.
 package controller
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -68,6 +75,11 @@ type State struct {
 	Parts   map[string]int  `json:"parts"`   // occurrence key → parts started so far
 	AckTill time.Time       `json:"ack_till"`
 	Seq     int             `json:"seq"` // ad-hoc recordings started, for unique ids
+	// Pending are the stops and holds decided and not yet carried out
+	// (Carry, Done): saved with the rest, so that a stop whose device step
+	// failed, or that a crash interrupted, is retried after a restart and a
+	// held recording is never uploaded by mistake.
+	Pending []Action `json:"pending,omitempty"`
 }
 
 // NewState returns an empty state.
@@ -88,15 +100,16 @@ func (s State) Clone() State {
 		c.Parts[k] = v
 	}
 	c.AckTill, c.Seq = s.AckTill, s.Seq
+	c.Pending = slices.Clone(s.Pending)
 	return c
 }
 
 // Inputs are the facts a decision depends on besides the state.
 type Inputs struct {
 	Now     time.Time
-	Trusted bool                  // the clock is trustworthy
-	Occs    []schedule.Occurrence // the schedule (the last good one)
-	Faults  []Fault               // faults that need a person
+	Trusted bool      // the clock is trustworthy
+	Plan    plan.Plan // the schedule (the last good one)
+	Faults  []Fault   // faults that need a person
 }
 
 // Fault is a condition that needs a person: no capture signal, disk full,
@@ -133,9 +146,59 @@ func (k ActionKind) String() string {
 
 // Action is one thing the loop must do.
 type Action struct {
-	Kind ActionKind
-	Rec  Rec
-	Why  string
+	Kind ActionKind `json:"kind"`
+	Rec  Rec        `json:"rec"`
+	Why  string     `json:"why"`
+}
+
+// Carry is the transition before the loop carries out acts: the stops and
+// holds among them become pending (they leave the state only when done),
+// and the actions to carry out now are the pending ones from before (a
+// failed stop is retried) followed by acts.
+func Carry(s State, acts []Action) (State, []Action) {
+	s = s.Clone()
+	todo := append(slices.Clone(s.Pending), acts...)
+	for _, a := range acts {
+		if a.Kind != Start {
+			s.Pending = append(s.Pending, a)
+		}
+	}
+	return s, todo
+}
+
+// Done is the transition after the loop carried out a: a stop or hold
+// leaves the pending list.
+func Done(s State, a Action) State {
+	if a.Kind == Start {
+		return s
+	}
+	s = s.Clone()
+	if i := slices.IndexFunc(s.Pending, func(p Action) bool { return p.Kind == a.Kind && p.Rec.ID == a.Rec.ID }); i >= 0 {
+		s.Pending = slices.Delete(s.Pending, i, i+1)
+	}
+	return s
+}
+
+// Failed is the transition after a's device step failed. A failed start
+// is undone: the recording is not running and its part number is given
+// back, so the next decision starts it again as the same part. A failed
+// stop or hold stays pending and is retried.
+func Failed(s State, a Action) State {
+	if a.Kind != Start {
+		return s
+	}
+	s = s.Clone()
+	key := a.Rec.Occ.Key
+	if r, ok := s.Running[key]; ok && r.ID == a.Rec.ID {
+		delete(s.Running, key)
+		if s.Parts[key] > 0 {
+			s.Parts[key]--
+		}
+		if s.Parts[key] == 0 {
+			delete(s.Parts, key)
+		}
+	}
+	return s
 }
 
 // RecordingID names a recording: unique across parts and restarts, safe as a
@@ -149,50 +212,6 @@ func RecordingID(key string, part int, start time.Time) string {
 		return '_'
 	}, key)
 	return fmt.Sprintf("%s-p%d-%s", safe, part, start.UTC().Format("20060102T150405Z"))
-}
-
-// inWindow reports whether o should be recording at now, padding included.
-func (p Policy) inWindow(o schedule.Occurrence, now time.Time) bool {
-	return !now.Before(o.Start.Add(-p.PrePadding)) && now.Before(o.End.Add(p.PostPadding))
-}
-
-// Order sorts occurrences the way the box picks "the one event" (the
-// display's current event, the one a long press stops): the schedule
-// planner's order (kaltura.md §8: PRIORITY, then earliest start, then lowest
-// id).
-func Order(occs []schedule.Occurrence) {
-	sort.SliceStable(occs, func(i, j int) bool { return plan.Less(occs[i], occs[j]) })
-}
-
-// due returns the recordable occurrences in their window at now, in Order.
-func (p Policy) due(occs []schedule.Occurrence, now time.Time) []schedule.Occurrence {
-	var out []schedule.Occurrence
-	for _, o := range occs {
-		if o.Recordable() && p.inWindow(o, now) {
-			out = append(out, o)
-		}
-	}
-	Order(out)
-	return out
-}
-
-// find returns the current version of a running recording's occurrence:
-// by key, or, when a series edit gave the occurrence a new id, by series and
-// start time.
-func find(occs []schedule.Occurrence, r Rec) (schedule.Occurrence, bool) {
-	for _, o := range occs {
-		if o.Key == r.Occ.Key {
-			return o, true
-		}
-	}
-	if r.Occ.ParentID != 0 {
-		for _, o := range occs {
-			if o.ParentID == r.Occ.ParentID && o.Start.Equal(r.Occ.Start) {
-				return o, true
-			}
-		}
-	}
-	return schedule.Occurrence{}, false
 }
 
 // Reconcile is the scheduled-recording decision: which recordings to start
@@ -221,16 +240,22 @@ func (p Policy) Reconcile(s State, in Inputs) (State, []Action) {
 		if !in.Trusted {
 			continue
 		}
-		o, ok := find(in.Occs, r)
+		e, ok := in.Plan.Find(r.Occ)
+		o := e.Occurrence
 		switch {
 		case !ok:
 			delete(s.Running, k)
 			acts = append(acts, Action{Hold, r, "event removed from the schedule"})
-		case o.Status != schedule.StatusActive || o.Type != schedule.TypeRecord:
+		case !e.Record:
+			// Cancelled, no longer a recording, or under a blackout.
 			delete(s.Running, k)
 			r.Occ = o
-			acts = append(acts, Action{Hold, r, "event cancelled"})
-		case !p.inWindow(o, now):
+			why := "event cancelled"
+			if o.Status == schedule.StatusActive {
+				why = "event not recorded: " + e.Why
+			}
+			acts = append(acts, Action{Hold, r, why})
+		case !plan.InWindow(o, now, p.PrePadding, p.PostPadding):
 			delete(s.Running, k)
 			acts = append(acts, Action{Stop, r, "event ended"})
 		default:
@@ -253,19 +278,19 @@ func (p Policy) Reconcile(s State, in Inputs) (State, []Action) {
 	// a trusted clock: "over" means nothing without one).
 	if in.Trusted {
 		for k := range s.Stopped {
-			if !anyInWindow(p, in.Occs, k, now) {
+			if !p.inWindow(in.Plan, k, now) {
 				delete(s.Stopped, k)
 			}
 		}
 		for k := range s.Parts {
-			if _, running := s.Running[k]; !running && !anyInWindow(p, in.Occs, k, now) {
+			if _, running := s.Running[k]; !running && !p.inWindow(in.Plan, k, now) {
 				delete(s.Parts, k)
 			}
 		}
 	}
 
 	if in.Trusted {
-		for _, o := range p.due(in.Occs, now) {
+		for _, o := range in.Plan.Active(now, p.PrePadding, p.PostPadding) {
 			if _, running := s.Running[o.Key]; running || s.Stopped[o.Key] {
 				continue
 			}
@@ -282,13 +307,11 @@ func (p Policy) Reconcile(s State, in Inputs) (State, []Action) {
 	return s, acts
 }
 
-func anyInWindow(p Policy, occs []schedule.Occurrence, key string, now time.Time) bool {
-	for _, o := range occs {
-		if o.Key == key && p.inWindow(o, now) {
-			return true
-		}
-	}
-	return false
+// inWindow reports whether the occurrence with key is in its recording
+// window at now, padding included.
+func (p Policy) inWindow(pl plan.Plan, key string, now time.Time) bool {
+	e, ok := pl.Lookup(key)
+	return ok && plan.InWindow(e.Occurrence, now, p.PrePadding, p.PostPadding)
 }
 
 func firstNonEmpty(a, b string) string {
@@ -298,7 +321,8 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
-// scheduledRunning returns the running scheduled recordings in Order.
+// scheduledRunning returns the running scheduled recordings in the plan's
+// order for choosing one event (plan.Compare): the first is the primary.
 func scheduledRunning(s State) []Rec {
 	var occs []schedule.Occurrence
 	for _, r := range s.Running {
@@ -306,7 +330,7 @@ func scheduledRunning(s State) []Rec {
 			occs = append(occs, r.Occ)
 		}
 	}
-	Order(occs)
+	slices.SortStableFunc(occs, plan.Compare)
 	out := make([]Rec, len(occs))
 	for i, o := range occs {
 		out[i] = s.Running[o.Key]
@@ -337,7 +361,7 @@ func (p Policy) Button(s State, in Inputs, kind hal.ButtonKind, room string) (St
 			s.AckTill = now.Add(p.ack())
 			return s, nil
 		}
-		for _, o := range p.due(in.Occs, now) {
+		for _, o := range in.Plan.Active(now, p.PrePadding, p.PostPadding) {
 			if s.Stopped[o.Key] {
 				delete(s.Stopped, o.Key)
 				if !in.Trusted {
@@ -390,26 +414,12 @@ func (p Policy) LED(s State, in Inputs) hal.Pattern {
 		return hal.On
 	}
 	if in.Trusted {
-		for _, o := range in.Occs {
-			start := o.Start.Add(-p.PrePadding)
-			if o.Recordable() && !s.Stopped[o.Key] && now.Before(start) && !now.Before(start.Add(-p.warn())) {
-				return hal.SlowBlink
-			}
+		// The soonest recording whose padded start is still ahead.
+		if o, ok := in.Plan.Next(now.Add(p.PrePadding)); ok && !now.Before(o.Start.Add(-p.PrePadding-p.warn())) {
+			return hal.SlowBlink
 		}
 	}
 	return hal.Off
-}
-
-// Next returns the next recordable occurrence that starts after now.
-func (p Policy) Next(in Inputs) (schedule.Occurrence, bool) {
-	var best schedule.Occurrence
-	found := false
-	for _, o := range in.Occs {
-		if o.Recordable() && o.Start.After(in.Now) && (!found || o.Start.Before(best.Start)) {
-			best, found = o, true
-		}
-	}
-	return best, found
 }
 
 // Wake returns the next instant after now at which a decision may change
@@ -423,10 +433,11 @@ func (p Policy) Wake(s State, in Inputs) time.Time {
 			next = t
 		}
 	}
-	for _, o := range in.Occs {
-		if !o.Recordable() {
+	for _, e := range in.Plan.Entries {
+		if !e.Record {
 			continue
 		}
+		o := e.Occurrence
 		start := o.Start.Add(-p.PrePadding)
 		consider(start.Add(-p.warn()))
 		consider(start)
@@ -465,7 +476,7 @@ func (p Policy) Screen(s State, in Inputs, loc *time.Location) []string {
 		first = "WAIT CLOCK"
 	default:
 		first = "IDLE " + now.In(loc).Format("15:04")
-		if o, ok := p.Next(in); ok {
+		if o, ok := in.Plan.Next(now); ok {
 			second = "Next " + o.Start.In(loc).Format("15:04") + " " + o.Title
 		}
 	}

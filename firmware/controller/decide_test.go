@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/capturebox/capturebox/hal"
+	"github.com/capturebox/capturebox/sync/plan"
+	"github.com/capturebox/capturebox/sync/recur"
 	"github.com/capturebox/capturebox/sync/schedule"
 )
 
@@ -28,6 +30,21 @@ func occ(id int64, start, end string, mods ...func(*schedule.Occurrence)) schedu
 		m(&o)
 	}
 	return o
+}
+
+// planOf plans occurrences as the sync would: each becomes the concrete
+// event it stands for, every resource kept.
+func planOf(occs ...schedule.Occurrence) plan.Plan {
+	events := make([]schedule.Event, len(occs))
+	for i, o := range occs {
+		events[i] = schedule.Event{
+			ID: o.EventID, ParentID: o.ParentID, Type: o.Type, Status: o.Status, Title: o.Title,
+			Priority: o.Priority, Start: o.Start, End: o.End, ResourceIDs: o.ResourceIDs,
+			TemplateEntryID: o.TemplateEntryID, Tags: o.Tags, CategoryIDs: o.CategoryIDs,
+		}
+	}
+	return plan.BuildWith(events, 0, t0.Add(-30*24*time.Hour), t0.Add(30*24*time.Hour),
+		plan.Options{Expand: recur.Options{NoExpansion: true}})
 }
 
 func acts(a []Action) string {
@@ -78,7 +95,7 @@ func TestReconcile(t *testing.T) {
 			for _, k := range tt.stopped {
 				s.Stopped[k] = true
 			}
-			_, a := p.Reconcile(s, Inputs{Now: t0.Add(tt.at), Trusted: tt.trusted, Occs: tt.occs})
+			_, a := p.Reconcile(s, Inputs{Now: t0.Add(tt.at), Trusted: tt.trusted, Plan: planOf(tt.occs...)})
 			if got := acts(a); got != tt.want {
 				t.Errorf("actions = %q, want %q", got, tt.want)
 			}
@@ -89,14 +106,14 @@ func TestReconcile(t *testing.T) {
 func TestReconcileFollowsSeriesEdit(t *testing.T) {
 	p := Policy{}
 	old := occ(101, "0s", "1h", func(o *schedule.Occurrence) { o.ParentID = 100 })
-	s, a := p.Reconcile(NewState(), Inputs{Now: t0, Trusted: true, Occs: []schedule.Occurrence{old}})
+	s, a := p.Reconcile(NewState(), Inputs{Now: t0, Trusted: true, Plan: planOf(old)})
 	if acts(a) != "start:101#1" {
 		t.Fatalf("start: %s", acts(a))
 	}
 	id := a[0].Rec.ID
 	// The series was edited: the occurrence came back with a new id and a later end.
 	edited := occ(205, "0s", "75m", func(o *schedule.Occurrence) { o.ParentID = 100; o.TemplateEntryID = "1_other" })
-	s, a = p.Reconcile(s, Inputs{Now: t0.Add(time.Hour), Trusted: true, Occs: []schedule.Occurrence{edited}})
+	s, a = p.Reconcile(s, Inputs{Now: t0.Add(time.Hour), Trusted: true, Plan: planOf(edited)})
 	if len(a) != 0 {
 		t.Fatalf("edit caused actions %s", acts(a))
 	}
@@ -104,7 +121,7 @@ func TestReconcileFollowsSeriesEdit(t *testing.T) {
 	if !ok || r.ID != id || !r.Occ.End.Equal(t0.Add(75*time.Minute)) || r.Occ.TemplateEntryID != "1_template" {
 		t.Fatalf("running after edit = %+v", s.Running)
 	}
-	_, a = p.Reconcile(s, Inputs{Now: t0.Add(75 * time.Minute), Trusted: true, Occs: []schedule.Occurrence{edited}})
+	_, a = p.Reconcile(s, Inputs{Now: t0.Add(75 * time.Minute), Trusted: true, Plan: planOf(edited)})
 	if acts(a) != "stop:205#1" || a[0].Rec.ID != id {
 		t.Fatalf("end: %s", acts(a))
 	}
@@ -114,7 +131,7 @@ func TestButton(t *testing.T) {
 	p := Policy{AdHocMax: time.Hour}
 	lec := occ(1, "0s", "1h")
 	in := func(at time.Duration, occs ...schedule.Occurrence) Inputs {
-		return Inputs{Now: t0.Add(at), Trusted: true, Occs: occs}
+		return Inputs{Now: t0.Add(at), Trusted: true, Plan: planOf(occs...)}
 	}
 
 	// Idle press: ad-hoc start; press again: stop.
@@ -184,7 +201,7 @@ func TestLED(t *testing.T) {
 		if c.running {
 			s.Running["1"] = Rec{Occ: lec}
 		}
-		if got := p.LED(s, Inputs{Now: t0.Add(c.at), Trusted: c.trusted, Occs: []schedule.Occurrence{lec}, Faults: c.faults}); got != c.want {
+		if got := p.LED(s, Inputs{Now: t0.Add(c.at), Trusted: c.trusted, Plan: planOf(lec), Faults: c.faults}); got != c.want {
 			t.Errorf("at %v running=%v faults=%v: LED %v, want %v", c.at, c.running, c.faults, got, c.want)
 		}
 	}
@@ -197,7 +214,7 @@ func TestWake(t *testing.T) {
 	var got []string
 	now := t0
 	for i := 0; i < 6; i++ {
-		w := p.Wake(s, Inputs{Now: now, Occs: occs})
+		w := p.Wake(s, Inputs{Now: now, Plan: planOf(occs...)})
 		if w.IsZero() {
 			break
 		}
@@ -212,25 +229,88 @@ func TestWake(t *testing.T) {
 func TestScreen(t *testing.T) {
 	p := Policy{}
 	lec := occ(1, "10m", "1h")
-	got := p.Screen(NewState(), Inputs{Now: t0, Trusted: true, Occs: []schedule.Occurrence{lec}}, time.UTC)
+	got := p.Screen(NewState(), Inputs{Now: t0, Trusted: true, Plan: planOf(lec)}, time.UTC)
 	if got[0] != "IDLE 09:00" || got[1] != "Next 09:10 Lecture 1" {
 		t.Errorf("idle screen = %q", got)
 	}
-	s, _ := p.Reconcile(NewState(), Inputs{Now: t0.Add(10 * time.Minute), Trusted: true, Occs: []schedule.Occurrence{lec}})
-	got = p.Screen(s, Inputs{Now: t0.Add(22*time.Minute + 5*time.Second), Trusted: true, Occs: []schedule.Occurrence{lec}, Faults: []Fault{{"capture", "NO SIGNAL"}}}, time.UTC)
+	s, _ := p.Reconcile(NewState(), Inputs{Now: t0.Add(10 * time.Minute), Trusted: true, Plan: planOf(lec)})
+	got = p.Screen(s, Inputs{Now: t0.Add(22*time.Minute + 5*time.Second), Trusted: true, Plan: planOf(lec), Faults: []Fault{{"capture", "NO SIGNAL"}}}, time.UTC)
 	if got[0] != "REC 00:12:05" || got[1] != "! NO SIGNAL" {
 		t.Errorf("recording screen = %q", got)
 	}
 }
 
-func TestOrder(t *testing.T) {
+// TestLongPressStopsThePlansPrimary: the one event a long press stops is
+// the plan's choice (plan.Compare: priority 1 highest, 0 undefined last,
+// then start, then id).
+func TestLongPressStopsThePlansPrimary(t *testing.T) {
 	occs := []schedule.Occurrence{occ(3, "0s", "1h"), occ(2, "0s", "1h"), occ(1, "5m", "1h"), occ(4, "10m", "1h", func(o *schedule.Occurrence) { o.Priority = 1 }), occ(5, "0s", "1h", func(o *schedule.Occurrence) { o.Priority = 9 })}
-	Order(occs)
-	var keys []string
-	for _, o := range occs {
-		keys = append(keys, o.Key)
+	p := Policy{}
+	in := Inputs{Now: t0.Add(20 * time.Minute), Trusted: true, Plan: planOf(occs...)}
+	s, _ := p.Reconcile(NewState(), in)
+	var got []string
+	for range occs {
+		var a []Action
+		s, a = p.Button(s, in, hal.LongPress, "Room")
+		got = append(got, acts(a))
 	}
-	if got := strings.Join(keys, ","); got != "4,5,2,3,1" {
-		t.Errorf("order = %s, want 4,5,2,3,1 (priority 1 highest, 0 undefined last)", got)
+	if g := strings.Join(got, " "); g != "stop:4#1 stop:5#1 stop:2#1 stop:3#1 stop:1#1" {
+		t.Errorf("long presses = %s, want the order 4,5,2,3,1", g)
+	}
+	want, _ := in.Plan.Primary(in.Now)
+	if want.Key != "4" {
+		t.Errorf("plan primary %s, want 4", want.Key)
+	}
+}
+
+// TestBlackoutHoldsARunningRecording: a blackout that arrives while an
+// event records stops it and keeps the file (the plan no longer records
+// it; nothing rewrites the event as cancelled).
+func TestBlackoutHoldsARunningRecording(t *testing.T) {
+	p := Policy{}
+	lec := occ(1, "0s", "1h", func(o *schedule.Occurrence) { o.ResourceIDs = []int64{58} })
+	s, a := p.Reconcile(NewState(), Inputs{Now: t0.Add(time.Minute), Trusted: true, Plan: planOf(lec)})
+	if acts(a) != "start:1#1" {
+		t.Fatalf("start: %s", acts(a))
+	}
+	black := occ(9, "30m", "2h", func(o *schedule.Occurrence) { o.Type, o.ResourceIDs = schedule.TypeBlackout, []int64{58} })
+	_, a = p.Reconcile(s, Inputs{Now: t0.Add(2 * time.Minute), Trusted: true, Plan: planOf(lec, black)})
+	if acts(a) != "hold:1#1" || !strings.Contains(a[0].Why, "blackout 9") {
+		t.Fatalf("after blackout: %s %v", acts(a), a)
+	}
+}
+
+func TestCarryDoneFailed(t *testing.T) {
+	p := Policy{}
+	lec, other := occ(1, "0s", "1h"), occ(2, "0s", "30m")
+	s, a := p.Reconcile(NewState(), Inputs{Now: t0, Trusted: true, Plan: planOf(lec, other)})
+	s, todo := Carry(s, a)
+	if len(s.Pending) != 0 || acts(todo) != "start:1#1 start:2#1" {
+		t.Fatalf("carry starts: pending %v todo %s", s.Pending, acts(todo))
+	}
+	// The start of 2 fails: it is not running and its part is given back.
+	s = Failed(s, todo[1])
+	if _, ok := s.Running["2"]; ok || s.Parts["2"] != 0 || s.Parts["1"] != 1 {
+		t.Fatalf("after failed start: running %v parts %v", s.Running, s.Parts)
+	}
+	// The next decision starts it again, as part 1.
+	s, a = p.Reconcile(s, Inputs{Now: t0.Add(time.Second), Trusted: true, Plan: planOf(lec, other)})
+	if acts(a) != "start:2#1" {
+		t.Fatalf("restart: %s", acts(a))
+	}
+	// A stop stays pending until done, through a failure.
+	s, a = p.Reconcile(s, Inputs{Now: t0.Add(30 * time.Minute), Trusted: true, Plan: planOf(lec, other)})
+	s, todo = Carry(s, a)
+	if len(s.Pending) != 1 || acts(todo) != "stop:2#1" {
+		t.Fatalf("carry stop: pending %v todo %s", s.Pending, acts(todo))
+	}
+	s = Failed(s, todo[0])
+	s, todo = Carry(s, nil)
+	if len(s.Pending) != 1 || acts(todo) != "stop:2#1" {
+		t.Fatalf("retry: pending %v todo %s", s.Pending, acts(todo))
+	}
+	s = Done(s, todo[0])
+	if len(s.Pending) != 0 {
+		t.Fatalf("done: pending %v", s.Pending)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/capturebox/capturebox/hal"
-	"github.com/capturebox/capturebox/sync/schedule"
+	"github.com/capturebox/capturebox/sync/plan"
 )
 
 // Recorder carries out recording actions: the composition root adapts the
@@ -29,8 +29,8 @@ type StateStore interface {
 
 // Facts are the inputs besides the button, read when the loop wakes.
 type Facts interface {
-	// Schedule returns the last good schedule.
-	Schedule() []schedule.Occurrence
+	// Schedule returns the plan of the last good schedule.
+	Schedule() plan.Plan
 	// Trusted reports whether the clock can be trusted.
 	Trusted() bool
 	// Faults returns the faults that need a person now.
@@ -57,12 +57,11 @@ type Loop struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
-	state   State
-	led     hal.Pattern
-	ledSet  bool
-	screen  []string
-	pending []Action // actions whose device step failed, retried on the next wake
-	snap    chan chan Snapshot
+	state  State
+	led    hal.Pattern
+	ledSet bool
+	screen []string
+	snap   chan chan Snapshot
 }
 
 // Snapshot is what the console shows of the controller.
@@ -147,7 +146,7 @@ func (l *Loop) Run(ctx context.Context) error {
 				wake = tick
 			}
 		}
-		if len(l.pending) > 0 {
+		if len(l.state.Pending) > 0 {
 			retry := in.Now.Add(5 * time.Second)
 			if wake.IsZero() || retry.Before(wake) {
 				wake = retry
@@ -185,22 +184,24 @@ func (l *Loop) Run(ctx context.Context) error {
 }
 
 func (l *Loop) inputs() Inputs {
-	return Inputs{Now: l.Now(), Trusted: l.Facts.Trusted(), Occs: l.Facts.Schedule(), Faults: l.Facts.Faults()}
+	return Inputs{Now: l.Now(), Trusted: l.Facts.Trusted(), Plan: l.Facts.Schedule(), Faults: l.Facts.Faults()}
 }
 
-// apply saves the new state first (so a crash after a start still knows the
-// recording), then carries out the actions.
+// apply moves to the decided state and carries out the actions. The state
+// is what is on disk: it is saved before the devices act (so a crash after
+// a start still knows the recording, and a decided stop is still pending),
+// and every outcome is a transition (Done, Failed) saved like any other.
 func (l *Loop) apply(ctx context.Context, state State, acts []Action) {
-	acts = append(l.pending, acts...)
-	l.pending = nil
+	state, todo := Carry(state, acts)
 	l.state = state
-	if len(acts) == 0 {
+	if len(todo) == 0 {
 		return
 	}
-	if err := l.Store.Save(l.state); err != nil {
-		l.Log.Error("controller: save state", "err", err)
+	if len(acts) > 0 {
+		l.save()
 	}
-	for _, a := range acts {
+	changed := false
+	for _, a := range todo {
 		var err error
 		switch a.Kind {
 		case Start:
@@ -213,13 +214,22 @@ func (l *Loop) apply(ctx context.Context, state State, acts []Action) {
 		if err != nil {
 			l.Log.Error("controller: "+a.Kind.String()+" failed; will retry", "id", a.Rec.ID, "err", err)
 			if a.Kind == Start {
-				// Forget the start; the next decision starts it again.
-				delete(l.state.Running, a.Rec.Occ.Key)
-				l.state.Parts[a.Rec.Occ.Key]--
-			} else {
-				l.pending = append(l.pending, a)
+				l.state, changed = Failed(l.state, a), true
 			}
+			continue
 		}
+		if a.Kind != Start {
+			l.state, changed = Done(l.state, a), true
+		}
+	}
+	if changed {
+		l.save()
+	}
+}
+
+func (l *Loop) save() {
+	if err := l.Store.Save(l.state); err != nil {
+		l.Log.Error("controller: save state", "err", err)
 	}
 }
 
@@ -253,7 +263,7 @@ func (l *Loop) shutdown() {
 	}
 	slices.SortFunc(acts, func(a, b Action) int { return a.Rec.Started.Compare(b.Rec.Started) })
 	l.apply(ctx, state, acts)
-	if len(l.pending) > 0 {
-		l.Log.Error("controller: recordings not closed at shutdown; they will be recovered at the next start", "count", len(l.pending))
+	if len(l.state.Pending) > 0 {
+		l.Log.Error("controller: recordings not closed at shutdown; they will be retried at the next start", "count", len(l.state.Pending))
 	}
 }
