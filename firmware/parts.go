@@ -2,18 +2,12 @@ package firmware
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"sort"
 	"sync"
 	"time"
-
-	"github.com/google/renameio/v2"
 
 	"github.com/capturebox/capturebox/firmware/controller"
 	"github.com/capturebox/capturebox/hal"
@@ -140,43 +134,6 @@ func (g *clockGate) run(f *faults) func(ctx context.Context) error {
 			}
 		}
 	}
-}
-
-// stateFile keeps the controller's state as JSON, written atomically.
-type stateFile struct{ path string }
-
-func (s *stateFile) Load() (controller.State, error) {
-	st := controller.NewState()
-	data, err := os.ReadFile(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return st, nil
-	}
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal(data, &st); err != nil {
-		// A torn or corrupt state must not stop the box: keep it aside.
-		_ = os.Rename(s.path, s.path+".bad")
-		return controller.NewState(), nil
-	}
-	if st.Running == nil {
-		st.Running = map[string]controller.Rec{}
-	}
-	if st.Stopped == nil {
-		st.Stopped = map[string]bool{}
-	}
-	if st.Parts == nil {
-		st.Parts = map[string]int{}
-	}
-	return st, nil
-}
-
-func (s *stateFile) Save(st controller.State) error {
-	data, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("state: %w", err)
-	}
-	return renameio.WriteFile(s.path, data, 0o644)
 }
 
 func newRand(seed int64) *rand.Rand {

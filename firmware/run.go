@@ -177,7 +177,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		Display:  dev.Display,
 		Button:   dev.Button,
 		Recorder: (*boxRecorder)(b),
-		Store:    &stateFile{path: b.path("controller.json")},
+		Store:    &controller.FileStore{Path: b.path("controller.json")},
 		Facts:    b,
 		Changed:  b.faults.changed,
 		Room:     cfg.Box.Name,
