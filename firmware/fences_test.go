@@ -14,6 +14,8 @@ const mod = "github.com/capturebox/capturebox"
 type listed struct {
 	ImportPath string
 	Name       string
+	Dir        string
+	GoFiles    []string
 	Imports    []string
 }
 

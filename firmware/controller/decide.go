@@ -250,11 +250,7 @@ func (p Policy) Reconcile(s State, in Inputs) (State, []Action) {
 			// Cancelled, no longer a recording, or under a blackout.
 			delete(s.Running, k)
 			r.Occ = o
-			why := "event cancelled"
-			if o.Status == schedule.StatusActive {
-				why = "event not recorded: " + e.Why
-			}
-			acts = append(acts, Action{Hold, r, why})
+			acts = append(acts, Action{Hold, r, "event " + e.Why})
 		case !plan.InWindow(o, now, p.PrePadding, p.PostPadding):
 			delete(s.Running, k)
 			acts = append(acts, Action{Stop, r, "event ended"})
@@ -278,12 +274,12 @@ func (p Policy) Reconcile(s State, in Inputs) (State, []Action) {
 	// a trusted clock: "over" means nothing without one).
 	if in.Trusted {
 		for k := range s.Stopped {
-			if !p.inWindow(in.Plan, k, now) {
+			if !in.Plan.Within(k, now, p.PrePadding, p.PostPadding) {
 				delete(s.Stopped, k)
 			}
 		}
 		for k := range s.Parts {
-			if _, running := s.Running[k]; !running && !p.inWindow(in.Plan, k, now) {
+			if _, running := s.Running[k]; !running && !in.Plan.Within(k, now, p.PrePadding, p.PostPadding) {
 				delete(s.Parts, k)
 			}
 		}
@@ -305,13 +301,6 @@ func (p Policy) Reconcile(s State, in Inputs) (State, []Action) {
 		}
 	}
 	return s, acts
-}
-
-// inWindow reports whether the occurrence with key is in its recording
-// window at now, padding included.
-func (p Policy) inWindow(pl plan.Plan, key string, now time.Time) bool {
-	e, ok := pl.Lookup(key)
-	return ok && plan.InWindow(e.Occurrence, now, p.PrePadding, p.PostPadding)
 }
 
 func firstNonEmpty(a, b string) string {

@@ -266,6 +266,14 @@ func (p Plan) Lookup(key string) (Entry, bool) {
 	return Entry{}, false
 }
 
+// Within reports whether the recording with key is in its window at now,
+// with pre and post padding (InWindow); false when the plan has no such
+// occurrence.
+func (p Plan) Within(key string, now time.Time, pre, post time.Duration) bool {
+	e, ok := p.Lookup(key)
+	return ok && InWindow(e.Occurrence, now, pre, post)
+}
+
 // Find returns the current entry of an occurrence the box started
 // recording: by key, or, when a series edit gave the occurrence a new id
 // (Kaltura deletes and recreates occurrences), by series and start time.
