@@ -32,7 +32,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,10 +45,15 @@ import (
 	"github.com/capturebox/capturebox/sync/schedule"
 )
 
-// Defaults for Options.
+// Defaults for Options. A complete Kaltura listing (10,000 events, the
+// most the server lists; kaltura.md §2) is about 5 MB and one API page of
+// 500 events about 250 kB: 16 MiB leaves room for long descriptions while
+// the parse of the largest input stays within the box's memory budget
+// (scripts/bench-schedule.sh measures it).
 const (
-	DefaultMaxBytes     = 64 << 20 // 64 MiB
+	DefaultMaxBytes     = 16 << 20 // 16 MiB
 	DefaultMaxLineBytes = 1 << 20  // 1 MiB for one unfolded line
+	DefaultMaxEvents    = 10000    // the most events a listing holds
 )
 
 // Limits of the validation (seed-scheduling-api.md, kaltura.md §8).
@@ -64,6 +71,10 @@ type Options struct {
 	// MaxLineBytes bounds one unfolded line; a longer line rejects the
 	// event it is in. 0 means DefaultMaxLineBytes.
 	MaxLineBytes int
+	// MaxEvents bounds the VEVENTs of one calendar; more fail the parse
+	// with ErrTooManyEvents before any is decoded. 0 means
+	// DefaultMaxEvents.
+	MaxEvents int
 	// Logger receives one warning per rejected event; nil discards.
 	Logger *slog.Logger
 }
@@ -74,6 +85,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxLineBytes <= 0 {
 		o.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if o.MaxEvents <= 0 {
+		o.MaxEvents = DefaultMaxEvents
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -100,8 +114,14 @@ type Rejection struct {
 }
 
 // Parse reads a Kaltura calendar from r. See the package documentation.
+// Reading stops at the size limit: a file (anything with Stat) or a reader
+// that tells its length and is larger is refused before a byte is read,
+// and any other reader is read to at most MaxBytes+1.
 func Parse(r io.Reader, opts Options) (*Calendar, error) {
 	opts = opts.withDefaults()
+	if size, ok := knownSize(r); ok && size > opts.MaxBytes {
+		return nil, ErrTooLarge
+	}
 	data, err := readAll(r, opts.MaxBytes)
 	if err != nil {
 		return nil, fmt.Errorf("icalparse: read: %w", err)
@@ -122,12 +142,29 @@ func ParseBytes(data []byte, opts Options) (*Calendar, error) {
 	return parse(data, opts)
 }
 
+// knownSize returns the number of bytes r holds when r can tell: a file
+// (Stat of a regular file; what was read already is not known, so the
+// whole size: a file already partly read is refused a little early) or a
+// bytes.Reader, strings.Reader or bytes.Buffer (Len).
+func knownSize(r io.Reader) (int64, bool) {
+	if l, ok := r.(interface{ Len() int }); ok {
+		return int64(l.Len()), true
+	}
+	if f, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size(), true
+		}
+	}
+	return 0, false
+}
+
 // readAll reads r up to limit+1 bytes, sized at once when r tells its
-// length (a bytes.Reader, strings.Reader or bytes.Buffer).
+// length. The buffer never grows past limit+1, so an input beyond the
+// limit costs at most limit+1 bytes, not the doubling after it.
 func readAll(r io.Reader, limit int64) ([]byte, error) {
 	size := int64(512)
-	if l, ok := r.(interface{ Len() int }); ok {
-		size = min(int64(l.Len()), limit) + 1
+	if n, ok := knownSize(r); ok {
+		size = min(n, limit) + 1
 	}
 	b := make([]byte, 0, size)
 	lr := io.LimitReader(r, limit+1)
@@ -141,7 +178,10 @@ func readAll(r io.Reader, limit int64) ([]byte, error) {
 			return b, err
 		}
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+			if int64(len(b)) > limit {
+				return b, nil
+			}
+			b = slices.Grow(b, int(min(int64(2*cap(b)), limit+1))-len(b))
 		}
 	}
 }
@@ -153,6 +193,9 @@ func parse(data []byte, opts Options) (*Calendar, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(doc.events) > opts.MaxEvents {
+		return nil, fmt.Errorf("%w: %d events, the limit is %d", ErrTooManyEvents, len(doc.events), opts.MaxEvents)
 	}
 	p := parser{opts: opts, zones: map[string]*time.Location{}}
 	p.br = bufio.NewReaderSize(&p.rd, decodeBufferSize)

@@ -60,6 +60,10 @@ var ErrTruncated = errors.New("icalparse: calendar ends without END:VCALENDAR (t
 // ErrTooLarge is returned when the input exceeds Options.MaxBytes.
 var ErrTooLarge = errors.New("icalparse: input exceeds the size limit")
 
+// ErrTooManyEvents is returned when a calendar holds more VEVENTs than
+// Options.MaxEvents (more than any Kaltura listing).
+var ErrTooManyEvents = errors.New("icalparse: too many events")
+
 // knownNames are the property names that start a new content line besides
 // X-*. They are those of RFC 5545 and those Kaltura writes.
 var knownNames = map[string]bool{}
