@@ -34,7 +34,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -181,7 +180,9 @@ func readAll(r io.Reader, limit int64) ([]byte, error) {
 			if int64(len(b)) > limit {
 				return b, nil
 			}
-			b = slices.Grow(b, int(min(int64(2*cap(b)), limit+1))-len(b))
+			nb := make([]byte, len(b), min(int64(2*cap(b)), limit+1))
+			copy(nb, b)
+			b = nb
 		}
 	}
 }
