@@ -113,23 +113,19 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 
 	b.trust = &clockGate{sync: dev.TimeSync, log: log}
 
-	fetcher, err := b.newFetcher(client)
+	fetcher, err := NewFetcher(cfg, client, session, log)
 	if err != nil {
 		return nil, err
 	}
-	var resources []int64
-	if cfg.Kaltura.ParentResourceID == 0 {
-		resources = []int64{cfg.Kaltura.ResourceID}
-	}
 	b.syncer, err = syncer.New(syncer.Config{
-		Fetcher:     faultingFetcher{inner: fetcher, faults: b.faults},
-		Store:       cache.New(b.path("schedule")),
-		Clock:       func() (time.Time, bool) { return time.Now(), b.trust.Trusted() },
-		ResourceIDs: resources,
-		Interval:    cfg.Sync.Interval,
-		Jitter:      jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
-		Logger:      log.With("part", "sync"),
-		Rand:        newRand(seed),
+		Fetcher:    faultingFetcher{inner: fetcher, faults: b.faults},
+		Store:      cache.New(b.path("schedule")),
+		Clock:      func() (time.Time, bool) { return time.Now(), b.trust.Trusted() },
+		ResourceID: PlanResource(cfg),
+		Interval:   cfg.Sync.Interval,
+		Jitter:     jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
+		Logger:     log.With("part", "sync"),
+		Rand:       newRand(seed),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firmware: sync: %w", err)
@@ -238,8 +234,23 @@ func NewSession(cfg *config.Config, httpClient *http.Client, log *slog.Logger) (
 
 func (b *box) path(name string) string { return filepath.Join(b.cfg.Box.DataDir, name) }
 
-func (b *box) newFetcher(client *kaltura.Client) (syncer.Fetcher, error) {
-	cfg := b.cfg
+// PlanResource is the resource the plan keeps events of: the box's own, or
+// every resource (0) when the box lists by a parent resource (the server's
+// filter then decides).
+func PlanResource(cfg *config.Config) int64 {
+	if cfg.Kaltura.ParentResourceID != 0 {
+		return 0
+	}
+	return cfg.Kaltura.ResourceID
+}
+
+// NewFetcher builds the schedule fetcher of the configuration (HTTPS, or
+// FTP when sync.transport says so), for the box and for `capturebox
+// schedule`, which runs the same sync once.
+func NewFetcher(cfg *config.Config, client *kaltura.Client, session *kaltura.Session, log *slog.Logger) (syncer.Fetcher, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	filter := fetch.Filter{
 		ResourceID:       cfg.Kaltura.ResourceID,
 		ParentResourceID: cfg.Kaltura.ParentResourceID,
@@ -258,7 +269,7 @@ func (b *box) newFetcher(client *kaltura.Client) (syncer.Fetcher, error) {
 			Filter:    filter,
 			Window:    cfg.Sync.Window,
 			MaxBytes:  int64(cfg.Sync.MaxResponseSize),
-			Logger:    b.log.With("part", "fetch"),
+			Logger:    log.With("part", "fetch"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("firmware: ftp fetch: %w", err)
@@ -267,12 +278,12 @@ func (b *box) newFetcher(client *kaltura.Client) (syncer.Fetcher, error) {
 	default:
 		h, err := fetch.NewHTTPS(fetch.HTTPSOptions{
 			Caller:           client,
-			Session:          b.session,
+			Session:          session,
 			Filter:           filter,
 			Window:           cfg.Sync.Window,
 			MaxBytes:         int64(cfg.Sync.MaxResponseSize),
 			NarrowOnOverflow: true,
-			Logger:           b.log.With("part", "fetch"),
+			Logger:           log.With("part", "fetch"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("firmware: https fetch: %w", err)

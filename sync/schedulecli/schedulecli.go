@@ -1,9 +1,16 @@
-// Package schedulecli is the `capturebox schedule` command: it parses
-// Kaltura iCal files, plans them for one resource over a window and prints
-// the occurrences, as JSON lines or as a table in local time.
+// Package schedulecli is the `capturebox schedule` command: it prints the
+// occurrences the box would record, as JSON lines or as a table in local
+// time, either from the configured Kaltura or from iCal files.
 //
+//	capturebox schedule [--config FILE] [--json] [--tz ZONE]
 //	capturebox schedule --ical FILE [--ical FILE...] [FILE...]
 //	    [--resource ID] [--from RFC3339] [--to RFC3339] [--json] [--tz ZONE]
+//
+// Without --ical it runs the box's own sync once (sync/syncer: the
+// configured fetcher, the parser, the plan, with the box's resource and
+// window) and prints the plan it made current; nothing is written to the
+// box's cache. With --ical it parses the files with the same parser and
+// plans them with the same planner over the window given.
 //
 // # JSON form
 //
@@ -41,6 +48,7 @@
 package schedulecli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -52,9 +60,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/capturebox/capturebox/sync/cache"
 	"github.com/capturebox/capturebox/sync/icalparse"
 	"github.com/capturebox/capturebox/sync/plan"
 	"github.com/capturebox/capturebox/sync/schedule"
+	"github.com/capturebox/capturebox/sync/syncer"
 )
 
 // DefaultWindow is the look-ahead when --to is not given.
@@ -62,9 +72,21 @@ const DefaultWindow = 14 * 24 * time.Hour
 
 // Env is what the command takes from its caller instead of globals.
 type Env struct {
-	Now    time.Time      // the default --from
+	Now    time.Time      // the default --from, and the sync's clock
 	Local  *time.Location // zone of the table; nil is UTC; --tz overrides
 	Logger *slog.Logger   // nil discards
+	// DefaultConfig is the default of --config.
+	DefaultConfig string
+	// Remote opens the configured Kaltura for the form without --ical;
+	// nil: only --ical works.
+	Remote func(configPath string) (Remote, error)
+}
+
+// Remote is the box's configured schedule source.
+type Remote struct {
+	Fetcher    syncer.Fetcher
+	ResourceID int64
+	Local      *time.Location // the box's zone (box.timezone)
 }
 
 // ErrUsage wraps errors in the command line (exit status 2).
@@ -235,7 +257,7 @@ func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 // Run runs the command with args (without the command name). Errors in
 // the command line wrap ErrUsage.
-func Run(args []string, stdout, stderr io.Writer, env Env) error {
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) error {
 	fs := flag.NewFlagSet("schedule", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var files multiFlag
@@ -245,6 +267,7 @@ func Run(args []string, stdout, stderr io.Writer, env Env) error {
 	toS := fs.String("to", "", "window end, RFC 3339 (default: from + 14 days)")
 	asJSON := fs.Bool("json", false, "print one JSON object per occurrence")
 	tz := fs.String("tz", "", "IANA zone of the table (default: the box's local zone)")
+	cfgPath := fs.String("config", env.DefaultConfig, "configuration `file` of the box (without --ical: sync from its Kaltura)")
 	// Files may come between flags ("--ical a.ics b.ics --json").
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
@@ -256,8 +279,33 @@ func Run(args []string, stdout, stderr io.Writer, env Env) error {
 		files = append(files, fs.Arg(0))
 		rest = fs.Args()[1:]
 	}
+	loc := env.Local
+	if *tz != "" {
+		l, err := icalparse.LoadZone(*tz)
+		if err != nil {
+			return fmt.Errorf("%w: --tz: %v", ErrUsage, err)
+		}
+		loc = l
+	}
 	if len(files) == 0 {
-		return fmt.Errorf("%w: no --ical file given", ErrUsage)
+		if env.Remote == nil {
+			return fmt.Errorf("%w: no --ical file given", ErrUsage)
+		}
+		if *fromS != "" || *toS != "" || *resource != 0 {
+			return fmt.Errorf("%w: --from, --to and --resource go with --ical; the sync uses the box's window and resource", ErrUsage)
+		}
+		remote, err := env.Remote(*cfgPath)
+		if err != nil {
+			return err
+		}
+		if *tz == "" && remote.Local != nil {
+			loc = remote.Local
+		}
+		p, err := SyncOnce(ctx, remote, env)
+		if err != nil {
+			return err
+		}
+		return write(stdout, stderr, p, *asJSON, loc)
 	}
 	from := env.Now
 	if *fromS != "" {
@@ -278,24 +326,48 @@ func Run(args []string, stdout, stderr io.Writer, env Env) error {
 	if !to.After(from) {
 		return fmt.Errorf("%w: --to must be after --from", ErrUsage)
 	}
-	loc := env.Local
-	if *tz != "" {
-		l, err := icalparse.LoadZone(*tz)
-		if err != nil {
-			return fmt.Errorf("%w: --tz: %v", ErrUsage, err)
-		}
-		loc = l
-	}
 	events, err := Load(files, icalparse.Options{Logger: env.Logger}, stderr)
 	if err != nil {
 		return err
 	}
-	p := plan.Build(events, *resource, from, to)
+	return write(stdout, stderr, plan.Build(events, *resource, from, to), *asJSON, loc)
+}
+
+func write(stdout, stderr io.Writer, p plan.Plan, asJSON bool, loc *time.Location) error {
 	for _, pr := range p.Problems {
 		fmt.Fprintf(stderr, "event %d: %s\n", pr.EventID, pr.Reason)
 	}
-	if *asJSON {
+	if asJSON {
 		return WriteJSON(stdout, p)
 	}
 	return WriteTable(stdout, p, loc)
 }
+
+// SyncOnce runs the box's sync once against remote, with env.Now as a
+// trusted clock and a cache that keeps nothing, and returns the plan the
+// box would act on.
+func SyncOnce(ctx context.Context, remote Remote, env Env) (plan.Plan, error) {
+	now := env.Now
+	s, err := syncer.New(syncer.Config{
+		Fetcher:    remote.Fetcher,
+		Store:      noCache{},
+		Clock:      func() (time.Time, bool) { return now, true },
+		ResourceID: remote.ResourceID,
+		Logger:     env.Logger,
+	})
+	if err != nil {
+		return plan.Plan{}, fmt.Errorf("schedule: %w", err)
+	}
+	snap, err := s.Once(ctx)
+	if err != nil {
+		return plan.Plan{}, fmt.Errorf("schedule: sync: %w", err)
+	}
+	return snap.Plan, nil
+}
+
+// noCache is the sync's store for the command: the box's last good
+// schedule is neither read nor replaced.
+type noCache struct{}
+
+func (noCache) Load() (*cache.Entry, error) { return nil, nil }
+func (noCache) Save(*cache.Entry) error     { return nil }

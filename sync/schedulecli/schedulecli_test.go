@@ -3,6 +3,7 @@ package schedulecli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/capturebox/capturebox/sync/fetch"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -52,7 +55,7 @@ func TestGoldenJSON(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(f), ".ics")
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			err := Run([]string{"--ical", f, "--resource", "58", "--from", "2025-01-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z", "--json"},
+			err := Run(context.Background(), []string{"--ical", f, "--resource", "58", "--from", "2025-01-01T00:00:00Z", "--to", "2026-01-01T00:00:00Z", "--json"},
 				&out, &errOut, Env{Local: ny(t)})
 			var got bytes.Buffer
 			if err != nil {
@@ -100,7 +103,7 @@ func TestGoldenTable(t *testing.T) {
 		filepath.Join(fixtures, "quirks.ics"),
 		"--resource", "58", "--from", "2025-10-13T00:00:00Z", "--to", "2025-10-24T00:00:00Z",
 	}
-	if err := Run(args, &out, &errOut, Env{Local: ny(t)}); err != nil {
+	if err := Run(context.Background(), args, &out, &errOut, Env{Local: ny(t)}); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, filepath.Join("testdata", "table.golden.txt"), out.Bytes())
@@ -125,7 +128,7 @@ func TestUsage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		var out, errOut bytes.Buffer
-		err := Run(tc.args, &out, &errOut, Env{Now: now})
+		err := Run(context.Background(), tc.args, &out, &errOut, Env{Now: now})
 		if err == nil {
 			t.Errorf("%v: no error", tc.args)
 			continue
@@ -142,17 +145,67 @@ func TestDefaultWindowUsesInjectedNow(t *testing.T) {
 	// one 15 days before does not.
 	f := filepath.Join(fixtures, "example_a.ics")
 	ev := time.Date(2025, 9, 15, 13, 0, 0, 0, time.UTC)
-	if err := Run([]string{"--ical", f, "--json"}, &out, &errOut, Env{Now: ev.Add(-13 * 24 * time.Hour)}); err != nil {
+	if err := Run(context.Background(), []string{"--ical", f, "--json"}, &out, &errOut, Env{Now: ev.Add(-13 * 24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), `"id":7340012`) {
 		t.Errorf("event not in the default window: %s", out.String())
 	}
 	out.Reset()
-	if err := Run([]string{"--ical", f, "--json"}, &out, &errOut, Env{Now: ev.Add(-15 * 24 * time.Hour)}); err != nil {
+	if err := Run(context.Background(), []string{"--ical", f, "--json"}, &out, &errOut, Env{Now: ev.Add(-15 * 24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if out.Len() != 0 {
 		t.Errorf("event beyond the default window printed: %s", out.String())
+	}
+}
+
+// listingFetcher serves one page, as the box's fetcher would.
+type listingFetcher struct {
+	body  []byte
+	ids   []int64
+	calls int
+	now   time.Time
+}
+
+func (f *listingFetcher) Fetch(_ context.Context, req fetch.Request) (*fetch.Listing, error) {
+	f.calls++
+	f.now = req.Now
+	return &fetch.Listing{Transport: "https", Source: "test", From: req.Now, To: req.Now.Add(fetch.DefaultWindow),
+		Total: len(f.ids), Pages: []fetch.Page{{Name: "page 1", Body: f.body, IDs: f.ids}}}, nil
+}
+
+// TestWithoutICalRunsTheSyncOnce: the form without --ical is the box's
+// sync, run once with the configured fetcher and resource.
+func TestWithoutICalRunsTheSyncOnce(t *testing.T) {
+	body, err := os.ReadFile(filepath.Join(fixtures, "example_a.ics"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &listingFetcher{body: body, ids: []int64{7340012}}
+	now := time.Date(2025, 9, 10, 0, 0, 0, 0, time.UTC)
+	var gotPath string
+	env := Env{Now: now, DefaultConfig: "/boot/capturebox.toml", Remote: func(path string) (Remote, error) {
+		gotPath = path
+		return Remote{Fetcher: f, ResourceID: 58, Local: ny(t)}, nil
+	}}
+	var out, errOut bytes.Buffer
+	if err := Run(context.Background(), []string{"--json"}, &out, &errOut, env); err != nil {
+		t.Fatalf("%v: %s", err, errOut.String())
+	}
+	if f.calls != 1 || !f.now.Equal(now) || gotPath != "/boot/capturebox.toml" {
+		t.Errorf("fetches %d at %s, config %q", f.calls, f.now, gotPath)
+	}
+	if !strings.Contains(out.String(), `"id":7340012`) || !strings.Contains(out.String(), `"record":true`) {
+		t.Errorf("output %s", out.String())
+	}
+	// Another resource: the plan keeps nothing.
+	out.Reset()
+	env.Remote = func(string) (Remote, error) { return Remote{Fetcher: f, ResourceID: 59}, nil }
+	if err := Run(context.Background(), []string{"--json"}, &out, &errOut, env); err != nil || out.Len() != 0 {
+		t.Errorf("resource 59: %v %q", err, out.String())
+	}
+	if err := Run(context.Background(), []string{"--from", "2025-01-01T00:00:00Z"}, &out, &errOut, env); !errors.Is(err, ErrUsage) {
+		t.Errorf("--from without --ical: %v, want a usage error", err)
 	}
 }

@@ -39,6 +39,20 @@ func (s *Syncer) Run(ctx context.Context) error {
 	}
 }
 
+// Once runs one sync, as the loop would, and returns the schedule it made
+// current (for `capturebox schedule`, which shows what the box would act
+// on). On failure the current schedule is left as it was and the error is
+// returned; the status records the attempt either way.
+func (s *Syncer) Once(ctx context.Context) (*Snapshot, error) {
+	err := s.sync1(ctx)
+	now, _ := s.cfg.Clock()
+	s.record(now, err)
+	if err != nil {
+		return nil, err
+	}
+	return s.Current(), nil
+}
+
 // record updates the status after an attempt, logs it (rate-limited) and
 // returns the delay before the next attempt.
 func (s *Syncer) record(now time.Time, err error) time.Duration {

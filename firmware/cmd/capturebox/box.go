@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -17,11 +16,6 @@ import (
 	"github.com/capturebox/capturebox/firmware/termdev"
 	"github.com/capturebox/capturebox/hal"
 	"github.com/capturebox/capturebox/hal/haltest"
-	"github.com/capturebox/capturebox/sync/fetch"
-	"github.com/capturebox/capturebox/sync/icalparse"
-	"github.com/capturebox/capturebox/sync/plan"
-	"github.com/capturebox/capturebox/sync/recur"
-	"github.com/capturebox/capturebox/sync/schedule"
 	"github.com/capturebox/capturebox/sync/schedulecli"
 	"github.com/capturebox/capturebox/upload"
 	"github.com/capturebox/capturebox/upload/kaltura"
@@ -102,60 +96,27 @@ func ignoreCancel(err error) error {
 }
 
 // scheduleCmd prints the occurrences the box would record: from iCal files
-// (-ical), or synced from the configured Kaltura.
+// (-ical), or by running the box's sync once against the configured Kaltura.
 func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	env := schedulecli.Env{Now: time.Now(), Local: time.Local}
-	for _, a := range args {
-		if a == "-ical" || a == "--ical" || hasPrefix(a, "-ical=") || hasPrefix(a, "--ical=") {
-			return schedulecli.Run(args, stdout, stderr, env)
-		}
-	}
-	fs := flag.NewFlagSet("schedule", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", defaultConfig, "configuration file")
-	asJSON := fs.Bool("json", false, "one JSON object per occurrence")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		return err
-	}
-	session, client, err := newSession(cfg)
-	if err != nil {
-		return err
-	}
-	f, err := fetch.NewHTTPS(fetch.HTTPSOptions{
-		Caller:  client,
-		Session: session,
-		Filter:  fetch.Filter{ResourceID: cfg.Kaltura.ResourceID, ParentResourceID: cfg.Kaltura.ParentResourceID, AllTypes: !cfg.Sync.RecordOnly},
-		Window:  cfg.Sync.Window,
+	return schedulecli.Run(ctx, args, stdout, stderr, schedulecli.Env{
+		Now: time.Now(), Local: time.Local, DefaultConfig: defaultConfig,
+		Remote: func(path string) (schedulecli.Remote, error) {
+			cfg, err := config.Load(path)
+			if err != nil {
+				return schedulecli.Remote{}, err
+			}
+			client, session, err := firmware.NewSession(cfg, nil, nil)
+			if err != nil {
+				return schedulecli.Remote{}, err
+			}
+			f, err := firmware.NewFetcher(cfg, client, session, nil)
+			if err != nil {
+				return schedulecli.Remote{}, err
+			}
+			return schedulecli.Remote{Fetcher: f, ResourceID: firmware.PlanResource(cfg), Local: cfg.Box.Location()}, nil
+		},
 	})
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	listing, err := f.Fetch(ctx, fetch.Request{Now: now})
-	if err != nil {
-		return err
-	}
-	var events []schedule.Event
-	for _, p := range listing.Pages {
-		cal, err := icalparse.Parse(bytes.NewReader(p.Body), icalparse.Options{})
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.Name, err)
-		}
-		events = append(events, cal.Events...)
-	}
-	// The listing holds concrete occurrences (recurrenceTypeIn=0,2): never expand.
-	pl := plan.BuildWith(events, cfg.Kaltura.ResourceID, listing.From, listing.To, plan.Options{Expand: recur.Options{NoExpansion: true}})
-	if *asJSON {
-		return schedulecli.WriteJSON(stdout, pl)
-	}
-	return schedulecli.WriteTable(stdout, pl, cfg.Box.Location())
 }
-
-func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 func newSession(cfg *config.Config) (*kaltura.Session, *kaltura.Client, error) {
 	client, session, err := firmware.NewSession(cfg, nil, nil)
