@@ -20,7 +20,7 @@ export CAPTUREBOX_REQUIRE_NODE    ?= 1
 export CAPTUREBOX_REQUIRE_FFPROBE ?= 1
 export CAPTUREBOX_REQUIRE_FTPD    ?= 1
 
-.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools bench-upload
+.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools bench-upload bench-schedule
 
 all: build
 
@@ -89,6 +89,13 @@ bench: tools
 # against one curl request; throughput ratio and the uploader's max RSS.
 bench-upload:
 	@scripts/bench-upload.sh
+
+# The schedule acceptance measurement: the 10,000-event listing and the
+# hostile inputs of issue 14 through `capturebox schedule`, each under
+# 64 MiB peak RSS (whole process) and 2 s.
+bench-schedule:
+	@$(ENSURE) bench
+	@scripts/bench-schedule.sh
 
 # Long runs: 2,000 kills; the fuzz targets for 10 minutes each.
 soak: tools

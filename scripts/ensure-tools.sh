@@ -9,7 +9,7 @@
 #   ftpd     pure-ftpd (an independent FTP server for the FTP sync tests)
 #   node     Node.js and npm, and the npm packages of the test folders
 #            (the official Kaltura client, ical.js)
-#   bench    curl, GNU time and jq (scripts/bench-upload.sh)
+#   bench    curl, GNU time and jq (scripts/bench-upload.sh, scripts/bench-schedule.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -95,8 +95,8 @@ func Build(events []schedule.Event, resourceID int64, from, to time.Time) Plan {
 
 // BuildWith is Build with options.
 func BuildWith(events []schedule.Event, resourceID int64, from, to time.Time, opts Options) Plan {
-	p := Plan{ResourceID: resourceID, From: from.UTC(), To: to.UTC(), Entries: []Entry{}}
 	res := recur.Expand(events, from, to, opts.Expand)
+	p := Plan{ResourceID: resourceID, From: from.UTC(), To: to.UTC(), Entries: make([]Entry, 0, len(res.Occurrences))}
 	for _, s := range res.Skipped {
 		p.Problems = append(p.Problems, Problem{EventID: s.EventID, Reason: s.Reason})
 	}

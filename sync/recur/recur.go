@@ -109,7 +109,7 @@ func Expand(events []schedule.Event, from, to time.Time, opts Options) Result {
 			hasOccurrences[evs[i].ParentID] = true
 		}
 	}
-	res := Result{Occurrences: []schedule.Occurrence{}}
+	res := Result{Occurrences: make([]schedule.Occurrence, 0, len(evs))}
 	for _, ev := range evs {
 		if ev.Status == schedule.StatusDeleted {
 			continue
@@ -159,6 +159,18 @@ func inherit(ev, parent *schedule.Event) {
 // dedupe keeps one event per X-KALTURA-ID, in first-seen order.
 func dedupe(events []schedule.Event) []schedule.Event {
 	idx := make(map[int64]int, len(events))
+	dup := false
+	for i, ev := range events {
+		if _, seen := idx[ev.ID]; seen {
+			dup = true
+			break
+		}
+		idx[ev.ID] = i
+	}
+	if !dup {
+		return events // the usual case: no copy (Expand never modifies it)
+	}
+	clear(idx)
 	out := make([]schedule.Event, 0, len(events))
 	for _, ev := range events {
 		i, seen := idx[ev.ID]

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/capturebox/capturebox/firmware"
@@ -98,6 +99,9 @@ func ignoreCancel(err error) error {
 // scheduleCmd prints the occurrences the box would record: from iCal files
 // (-ical), or by running the box's sync once against the configured Kaltura.
 func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(schedulecli.MemoryLimit)
+	}
 	return schedulecli.Run(ctx, args, stdout, stderr, schedulecli.Env{
 		Now: time.Now(), Local: time.Local, DefaultConfig: defaultConfig,
 		Remote: func(path string) (schedulecli.Remote, error) {
