@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/capturebox/capturebox/sync/fetch"
+	"github.com/capturebox/capturebox/sync/plan"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -207,5 +209,43 @@ func TestWithoutICalRunsTheSyncOnce(t *testing.T) {
 	}
 	if err := Run(context.Background(), []string{"--from", "2025-01-01T00:00:00Z"}, &out, &errOut, env); !errors.Is(err, ErrUsage) {
 		t.Errorf("--from without --ical: %v, want a usage error", err)
+	}
+}
+
+// TestOutputBoundedPerEvent: however many recordings overlap, each JSON
+// line names at most plan.MaxAhead of them (4,000 identical events used to
+// print 4,000 keys on each of 4,000 lines; a SECONDLY series of 75-minute
+// instances 9,000 on each).
+func TestOutputBoundedPerEvent(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("BEGIN:VCALENDAR\r\n")
+	for i := 0; i < 2000; i++ {
+		fmt.Fprintf(&b, "BEGIN:VEVENT\r\nSUMMARY:same\r\nDTSTART:20251020T130000Z\r\nDTEND:20251020T140000Z\r\nX-KALTURA-ID:%d\r\nX-KALTURA-TYPE:1\r\nX-KALTURA-STATUS:2\r\nX-KALTURA-RESOURCE-IDS:58\r\nEND:VEVENT\r\n", 100000+i)
+	}
+	b.WriteString("BEGIN:VEVENT\r\nSUMMARY:every second\r\nDTSTART:20251021T130000Z\r\nDTEND:20251021T141500Z\r\nRRULE:FREQ=SECONDLY;COUNT=3000\r\nX-KALTURA-ID:900\r\nX-KALTURA-TYPE:1\r\nX-KALTURA-STATUS:2\r\nX-KALTURA-RESOURCE-IDS:58\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+	path := filepath.Join(t.TempDir(), "hostile.ics")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := Run(context.Background(), []string{"-ical", path, "-resource", "58", "-from", "2025-10-01T00:00:00Z", "-to", "2025-11-01T00:00:00Z", "-json"}, &out, &errOut, Env{}); err != nil {
+		t.Fatalf("%v: %s", err, errOut.String())
+	}
+	n, longest := 0, 0
+	sc := bufio.NewScanner(&out)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		n++
+		longest = max(longest, len(sc.Bytes()))
+		var o Occurrence
+		if err := json.Unmarshal(sc.Bytes(), &o); err != nil {
+			t.Fatal(err)
+		}
+		if len(o.Ahead) > plan.MaxAhead || o.Overlaps == 0 {
+			t.Fatalf("%s: %d overlaps, %d ahead", o.Key, o.Overlaps, len(o.Ahead))
+		}
+	}
+	if n != 5000 || longest > 600 {
+		t.Errorf("%d lines, longest %d bytes: want 5000 lines of bounded size", n, longest)
 	}
 }
