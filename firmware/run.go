@@ -117,15 +117,19 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	if err != nil {
 		return nil, err
 	}
+	var resources []int64
+	if cfg.Kaltura.ParentResourceID == 0 {
+		resources = []int64{cfg.Kaltura.ResourceID}
+	}
 	b.syncer, err = syncer.New(syncer.Config{
-		Fetcher:    faultingFetcher{inner: fetcher, faults: b.faults},
-		Store:      cache.New(b.path("schedule")),
-		Clock:      func() (time.Time, bool) { return time.Now(), b.trust.Trusted() },
-		ResourceID: PlanResource(cfg),
-		Interval:   cfg.Sync.Interval,
-		Jitter:     jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
-		Logger:     log.With("part", "sync"),
-		Rand:       newRand(seed),
+		Fetcher:     faultingFetcher{inner: fetcher, faults: b.faults},
+		Store:       cache.New(b.path("schedule")),
+		Clock:       func() (time.Time, bool) { return time.Now(), b.trust.Trusted() },
+		ResourceIDs: resources,
+		Interval:    cfg.Sync.Interval,
+		Jitter:      jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
+		Logger:      log.With("part", "sync"),
+		Rand:        newRand(seed),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firmware: sync: %w", err)
@@ -236,7 +240,7 @@ func (b *box) path(name string) string { return filepath.Join(b.cfg.Box.DataDir,
 
 // PlanResource is the resource the plan keeps events of: the box's own, or
 // every resource (0) when the box lists by a parent resource (the server's
-// filter then decides).
+// filter then decides). `capturebox schedule` plans with it.
 func PlanResource(cfg *config.Config) int64 {
 	if cfg.Kaltura.ParentResourceID != 0 {
 		return 0
