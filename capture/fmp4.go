@@ -12,6 +12,7 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/capturebox/capturebox/hal"
+	"github.com/capturebox/capturebox/hal/atomicfile"
 )
 
 // Timescale is the media timescale of the video track: 90 kHz, so that
@@ -220,14 +221,4 @@ func (w *fmp4Writer) close() error {
 }
 
 // syncDir fsyncs a directory, making renames and creations in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(atomicfile.OS, dir) }

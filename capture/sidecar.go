@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/capturebox/capturebox/hal/atomicfile"
 )
 
 // Meta describes what a recording is of. The recorder stores it in the
@@ -102,34 +104,8 @@ func writeSidecar(dir string, sc Sidecar) error {
 	if err != nil {
 		return fmt.Errorf("write sidecar %s: %w", sc.ID, err)
 	}
-	if err := writeFileAtomic(SidecarPath(dir, sc.ID), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(SidecarPath(dir, sc.ID), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write sidecar %s: %w", sc.ID, err)
 	}
 	return nil
-}
-
-// writeFileAtomic replaces path with data: temporary file, fsync, rename,
-// fsync of the directory.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
 }
