@@ -242,6 +242,9 @@ func (r *Recorder) Start(id string, meta Meta) (*Recording, error) {
 	if !ValidID(id) {
 		return nil, fmt.Errorf("start %q: %w", id, ErrInvalidID)
 	}
+	if err := meta.Validate(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", id, err)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {

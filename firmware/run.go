@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -451,18 +450,17 @@ func (r *boxRecorder) Start(_ context.Context, rec controller.Rec) error {
 	o := rec.Occ
 	meta := capture.Meta{
 		Title:           o.Title,
+		Description:     o.Description,
+		Tags:            o.Tags,
+		CategoryIDs:     o.CategoryIDs,
+		ResourceIDs:     o.ResourceIDs,
 		Start:           o.Start,
 		End:             o.End,
 		Part:            rec.Part,
 		TemplateEntryID: o.TemplateEntryID,
-		Extra: map[string]string{
-			"description": o.Description,
-			"tags":        o.Tags,
-			"categories":  joinIDs(o.CategoryIDs),
-		},
 	}
 	if !rec.AdHoc() {
-		meta.EventID = strconv.FormatInt(o.ReferenceID(), 10)
+		meta.EventID = o.ReferenceID()
 	} else {
 		meta.Start, meta.End = time.Time{}, time.Time{}
 	}
@@ -512,40 +510,18 @@ func uploadRecording(res capture.Result) upload.Recording {
 	if m.Part > 1 {
 		title = fmt.Sprintf("%s (part %d)", title, m.Part)
 	}
-	var eventID int64
-	if m.EventID != "" {
-		eventID, _ = strconv.ParseInt(m.EventID, 10, 64)
-	}
 	return upload.Recording{
 		ID:              res.ID,
 		Path:            res.Path,
 		Title:           title,
-		Description:     m.Extra["description"],
-		Tags:            m.Extra["tags"],
-		CategoryIDs:     splitIDs(m.Extra["categories"]),
+		Description:     m.Description,
+		Tags:            m.Tags,
+		CategoryIDs:     m.CategoryIDs,
 		TemplateEntryID: m.TemplateEntryID,
-		EventID:         eventID,
+		EventID:         m.EventID,
 		Start:           res.Start,
 		Duration:        res.Duration,
 	}
-}
-
-func joinIDs(ids []int64) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = strconv.FormatInt(id, 10)
-	}
-	return strings.Join(s, ",")
-}
-
-func splitIDs(s string) []int64 {
-	var out []int64
-	for _, f := range strings.Split(s, ",") {
-		if id, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64); err == nil {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 func jitterFraction(interval, jitter time.Duration) float64 {
