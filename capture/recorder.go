@@ -230,6 +230,9 @@ type Recording struct {
 	diskErr error
 	retryAt time.Time
 	diskSeq uint32
+	// diskNote is the last write error, kept after writing resumed, for
+	// the sidecar.
+	diskNote error
 }
 
 // ID returns the recording's id.
@@ -565,6 +568,7 @@ func (rc *Recording) write(s hal.Sample) {
 func (rc *Recording) diskFailLocked(err error, at time.Time) {
 	first := rc.diskErr == nil
 	rc.diskErr = fmt.Errorf("recording %s: %w", rc.id, err)
+	rc.diskNote = rc.diskErr
 	rc.retryAt = at.Add(rc.rec.cfg.RetryInterval)
 	rc.needKey = true
 	if rc.w != nil {
@@ -638,8 +642,8 @@ func (rc *Recording) sidecarLocked(st State) Sidecar {
 	switch {
 	case rc.err != nil:
 		sc.Error = rc.err.Error()
-	case rc.diskErr != nil:
-		sc.Error = "writing stopped for a while (the file keeps what was written): " + rc.diskErr.Error()
+	case rc.diskNote != nil:
+		sc.Error = "writing failed for a while (the file keeps what was written; see parts): " + rc.diskNote.Error()
 	}
 	return sc
 }
@@ -663,9 +667,7 @@ func (rc *Recording) finish() (Result, error) {
 		// The file ends at its last whole fragment (writeSync): the
 		// recording is good, only the unwritten tail is lost.
 		rc.rec.log.Error("recording: the last fragment could not be written; the file keeps what it has", "id", rc.id, "err", err)
-		if rc.diskErr == nil {
-			rc.diskErr = fmt.Errorf("recording %s: %w", rc.id, err)
-		}
+		rc.diskNote = fmt.Errorf("recording %s: %w", rc.id, err)
 	}
 	rc.endSpanLocked()
 	if err := os.Rename(rc.w.path, finalPath(rc.dir, rc.id)); err != nil {
