@@ -28,15 +28,17 @@ func TestMetaValidate(t *testing.T) {
 		t.Fatalf("good ad-hoc meta: %v", err)
 	}
 	for name, change := range map[string]func(*capture.Meta){
-		"negative event":    func(m *capture.Meta) { m.EventID = -1 },
-		"no span":           func(m *capture.Meta) { m.Start, m.End = time.Time{}, time.Time{} },
-		"span backwards":    func(m *capture.Meta) { m.Start, m.End = m.End, m.Start },
-		"part 0":            func(m *capture.Meta) { m.Part = 0 },
-		"bad resource":      func(m *capture.Meta) { m.ResourceIDs = []int64{0} },
-		"bad category":      func(m *capture.Meta) { m.CategoryIDs = []int64{-3} },
-		"title not UTF-8":   func(m *capture.Meta) { m.Title = "\xff" },
-		"huge description":  func(m *capture.Meta) { m.Description = strings.Repeat("x", 1<<20) },
-		"gaps out of order": func(m *capture.Meta) { m.Gaps = []capture.Span{{Start: planEnd, End: planEnd}, {Start: planStart, End: planStart}} },
+		"negative event":   func(m *capture.Meta) { m.EventID = -1 },
+		"no span":          func(m *capture.Meta) { m.Start, m.End = time.Time{}, time.Time{} },
+		"span backwards":   func(m *capture.Meta) { m.Start, m.End = m.End, m.Start },
+		"part 0":           func(m *capture.Meta) { m.Part = 0 },
+		"bad resource":     func(m *capture.Meta) { m.ResourceIDs = []int64{0} },
+		"bad category":     func(m *capture.Meta) { m.CategoryIDs = []int64{-3} },
+		"title not UTF-8":  func(m *capture.Meta) { m.Title = "\xff" },
+		"huge description": func(m *capture.Meta) { m.Description = strings.Repeat("x", 1<<20) },
+		"gaps out of order": func(m *capture.Meta) {
+			m.Gaps = []capture.Span{{Start: planEnd, End: planEnd}, {Start: planStart, End: planStart}}
+		},
 	} {
 		m := ev
 		change(&m)

@@ -27,6 +27,9 @@ const (
 	// StateEmpty: the recording ended without any media (no signal the
 	// whole time, or a crash before the first frame); there is no file.
 	StateEmpty State = "empty"
+	// StateDeleted: the disk guard is deleting the recording (it reached
+	// Kaltura); there is no file. The sidecar goes right after the file.
+	StateDeleted State = "deleted"
 )
 
 // Span is a stretch of continuous media in a file; a signal loss ends one.
@@ -97,7 +100,7 @@ func ReadSidecar(dir, id string) (Sidecar, error) {
 		return fault(errors.New(sc.MetaError))
 	}
 	switch sc.State {
-	case StateRecording, StateClosed, StateRecovered, StateEmpty:
+	case StateRecording, StateClosed, StateRecovered, StateEmpty, StateDeleted:
 	default:
 		return fault(fmt.Errorf("unknown state %q", sc.State))
 	}
