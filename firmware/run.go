@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/capturebox/capturebox/capture"
@@ -80,6 +81,7 @@ type box struct {
 	syncer   *syncer.Syncer
 	queue    *upload.Queue
 	recorder *capture.Recorder
+	guard    *capture.Guard
 	loop     *controller.Loop
 	sup      *supervisor.Supervisor
 	console  *console.Console
@@ -160,9 +162,22 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		Source:   dev.Capture,
 		Logger:   log.With("part", "capture"),
 		OnHealth: b.onHealth,
+		OnDisk:   b.onDisk,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firmware: capture: %w", err)
+	}
+
+	b.guard, err = capture.NewGuard(capture.GuardConfig{
+		Dir:       b.recDir,
+		Policy:    capture.GuardPolicy{Retention: cfg.Upload.Retention, MinFree: int64(cfg.Upload.MinFreeSpace)},
+		Uploads:   queueUploads{b.queue},
+		OnDeleted: b.onGuardDeleted,
+		OnShort:   b.onGuardShort,
+		Logger:    log.With("part", "guard"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("firmware: disk guard: %w", err)
 	}
 
 	b.loop = &controller.Loop{
@@ -302,6 +317,7 @@ func (b *box) run(ctx context.Context) error {
 		{Name: "sync", Run: b.syncer.Run},
 		{Name: "upload", Run: b.queue.Run},
 		{Name: "controller", Run: b.loop.Run},
+		{Name: "guard", Run: b.guard.Run},
 	}
 	if b.dev.Console != nil {
 		subs = append(subs, supervisor.Subsystem{Name: "console", Run: func(ctx context.Context) error {
@@ -398,6 +414,49 @@ func (b *box) onHealth(h capture.Health) {
 		msg = "CAPTURE ERROR"
 	}
 	b.faults.set("capture", msg)
+}
+
+// onDisk shows a recording that cannot write (a full or failing disk) at
+// once, and clears the fault when it writes again.
+func (b *box) onDisk(h capture.DiskHealth) {
+	if h.OK {
+		b.faults.clear("disk")
+		return
+	}
+	msg := "DISK ERROR"
+	if errors.Is(h.Err, syscall.ENOSPC) {
+		msg = "DISK FULL"
+	}
+	b.faults.set("disk", msg)
+	b.guard.Poke()
+}
+
+// queueUploads tells the disk guard which recordings are READY in Kaltura.
+type queueUploads struct{ q *upload.Queue }
+
+func (u queueUploads) Uploaded(id string) (time.Time, bool) {
+	for _, it := range u.q.Items() {
+		if it.ID == id {
+			return it.UpdatedAt, it.State == upload.StateReady
+		}
+	}
+	return time.Time{}, false
+}
+
+func (b *box) onGuardDeleted(id string) {
+	if err := b.queue.Forget(id); err != nil {
+		b.log.Warn("disk guard: forgetting the upload of a deleted recording", "id", id, "err", err)
+	}
+}
+
+// onGuardShort shows a disk that stays below upload.min_free_space with
+// nothing uploaded left to delete.
+func (b *box) onGuardShort(short int64) {
+	if short > 0 {
+		b.faults.set("space", "DISK FULL")
+		return
+	}
+	b.faults.clear("space")
 }
 
 func (b *box) onUploadFault(f upload.Fault) {
