@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/Eyevinn/mp4ff/mp4"
 
 	"github.com/capturebox/capturebox/hal"
+	"github.com/capturebox/capturebox/hal/atomicfile"
 )
 
 // Timescale is the media timescale of the video track: 90 kHz, so that
@@ -57,7 +59,7 @@ type pendingSample struct {
 // the capture time of its first sample, so media time stays wall-clock
 // time since the origin and the gap shows as a hole in the timeline.
 type fmp4Writer struct {
-	f        *os.File
+	f        MediaFile
 	path     string
 	fragDur  time.Duration
 	origin   time.Time
@@ -72,10 +74,10 @@ type fmp4Writer struct {
 // createFMP4 creates path (which must not exist), writes the init segment
 // built from the parameter sets of the key sample first, and fsyncs the
 // file and its directory.
-func createFMP4(path string, first hal.Sample, fragDur time.Duration) (*fmp4Writer, error) {
+func createFMP4(fsys MediaFS, path string, first hal.Sample, fragDur time.Duration) (*fmp4Writer, error) {
 	spss, ppss := avc.GetParameterSetsFromByteStream(first.Data)
 	if len(spss) == 0 || len(ppss) == 0 {
-		return nil, errors.New("create recording: first key frame has no SPS/PPS")
+		return nil, errNoParameterSets
 	}
 	init := mp4.CreateEmptyInit()
 	init.Moov.Mvhd.Timescale = Timescale
@@ -89,14 +91,14 @@ func createFMP4(path string, first hal.Sample, fragDur time.Duration) (*fmp4Writ
 	if err := init.Encode(&buf); err != nil {
 		return nil, fmt.Errorf("create recording: encode init segment: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := fsys.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("create recording: %w", err)
 	}
 	w := &fmp4Writer{f: f, path: path, fragDur: fragDur, origin: first.At, seq: 1, sps: spss[0], pps: ppss[0]}
 	if err := w.writeSync(buf.Bytes()); err != nil {
 		f.Close()
-		os.Remove(path)
+		fsys.Remove(path)
 		return nil, fmt.Errorf("create recording: write init segment: %w", err)
 	}
 	if err := syncDir(filepath.Dir(path)); err != nil {
@@ -116,14 +118,62 @@ func mp4Time(t time.Time) uint64 {
 	return uint64(s)
 }
 
+// errNoParameterSets: the key frame that starts a file carries no SPS/PPS.
+var errNoParameterSets = errors.New("create recording: first key frame has no SPS/PPS")
+
+// MediaFile is an open recording file. The file is opened for appending,
+// so that after Truncate the next Write continues at the new end.
+type MediaFile interface {
+	Write(p []byte) (int, error)
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
+
+// MediaFS creates and removes recording files; tests inject one whose
+// writes fail (a full disk).
+type MediaFS interface {
+	// Create creates path, which must not exist, for appending.
+	Create(path string) (MediaFile, error)
+	Remove(path string) error
+}
+
+// OSMediaFS is the real file system.
+type OSMediaFS struct{}
+
+// Create implements MediaFS.
+func (OSMediaFS) Create(path string) (MediaFile, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+}
+
+// Remove implements MediaFS.
+func (OSMediaFS) Remove(path string) error { return os.Remove(path) }
+
+// writeSync appends b (a whole init segment or fragment) and fsyncs. When
+// the write is short (a full disk) or the fsync fails, the file is
+// truncated back to where it ended before, so that it always ends at a
+// fragment boundary and the fragment is never on disk twice: a later
+// attempt writes it whole or not at all.
 func (w *fmp4Writer) writeSync(b []byte) error {
 	n, err := w.f.Write(b)
-	w.bytes += int64(n)
+	if err == nil && n < len(b) {
+		err = io.ErrShortWrite
+	}
+	if err == nil {
+		err = w.f.Sync()
+	}
 	if err != nil {
+		if terr := w.f.Truncate(w.bytes); terr != nil {
+			return fmt.Errorf("%w (and truncating back to %d bytes: %w)", err, w.bytes, terr)
+		}
 		return err
 	}
-	return w.f.Sync()
+	w.bytes += int64(n)
+	return nil
 }
+
+// discard drops the samples waiting for a fragment (after a write error).
+func (w *fmp4Writer) discard() { w.pending = w.pending[:0] }
 
 // add queues a video sample, writing the pending fragment first when the
 // sample begins a new one.
@@ -168,6 +218,7 @@ func (w *fmp4Writer) flush(next time.Time) error {
 	if err != nil {
 		return fmt.Errorf("write fragment: %w", err)
 	}
+	var fragEnd time.Time
 	for i, p := range w.pending {
 		start := ticks(p.at.Sub(w.origin))
 		var end uint64
@@ -191,7 +242,7 @@ func (w *fmp4Writer) flush(next time.Time) error {
 			DecodeTime: start,
 			Data:       p.data,
 		})
-		w.end = w.origin.Add(ticksDuration(end))
+		fragEnd = w.origin.Add(ticksDuration(end))
 	}
 	var buf bytes.Buffer
 	if err := frag.Encode(&buf); err != nil {
@@ -200,6 +251,7 @@ func (w *fmp4Writer) flush(next time.Time) error {
 	if err := w.writeSync(buf.Bytes()); err != nil {
 		return fmt.Errorf("write fragment %d: %w", w.seq, err)
 	}
+	w.end = fragEnd
 	w.samples += len(w.pending)
 	w.seq++
 	w.pending = w.pending[:0]
@@ -220,14 +272,4 @@ func (w *fmp4Writer) close() error {
 }
 
 // syncDir fsyncs a directory, making renames and creations in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(atomicfile.OS, dir) }

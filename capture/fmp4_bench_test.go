@@ -37,7 +37,7 @@ func BenchmarkWrite1080p(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		w, err := createFMP4(filepath.Join(dir, "b"+string(rune('a'+i%26))+time.Duration(i).String()+".mp4"), samples[0], time.Second)
+		w, err := createFMP4(OSMediaFS{}, filepath.Join(dir, "b"+string(rune('a'+i%26))+time.Duration(i).String()+".mp4"), samples[0], time.Second)
 		if err != nil {
 			b.Fatal(err)
 		}

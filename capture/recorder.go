@@ -81,6 +81,25 @@ type Config struct {
 	// the recorder's capture goroutine. It must not block for long nor
 	// call the Recorder.
 	OnHealth func(Health)
+	// FS creates the media files; nil means the real file system (tests
+	// inject a full disk).
+	FS MediaFS
+	// OnDisk, if set, is called from the capture goroutine the moment a
+	// recording cannot write (a full or failing disk: the fault to show at
+	// once) and again when it writes again. Same rules as OnHealth.
+	OnDisk func(DiskHealth)
+}
+
+// DiskHealth is whether the recordings can write their files.
+type DiskHealth struct {
+	// OK is false from a failed write until a recording writes again.
+	OK bool
+	// ID is the recording that failed or resumed.
+	ID string
+	// Err is the write error (it wraps syscall.ENOSPC for a full disk).
+	Err error
+	// Since is the capture time of the change.
+	Since time.Time
 }
 
 // Health is the state of the capture input while recording.
@@ -129,6 +148,9 @@ type Status struct {
 	Bytes   int64
 	Started time.Time // when Start was called
 	Err     error     // a write error that ended the recording early
+	// DiskErr is the write error the recording is waiting out (a full
+	// disk); it records again when space returns.
+	DiskErr error
 }
 
 // Recorder records the capture input. Its methods are safe for concurrent
@@ -167,6 +189,9 @@ func New(cfg Config) (*Recorder, error) {
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = time.Second
 	}
+	if cfg.FS == nil {
+		cfg.FS = OSMediaFS{}
+	}
 	r := &Recorder{
 		cfg:   cfg,
 		clock: cfg.Clock,
@@ -198,6 +223,16 @@ type Recording struct {
 	parts     []Span
 	spanStart time.Time // start of the current span; zero between spans
 	lastEnd   time.Time
+	// diskErr is the write error the recording is waiting out (a full
+	// disk): it drops samples until retryAt, then tries again from the
+	// next key frame; diskSeq is the fragment that failed, so the first
+	// fragment written after it clears the fault.
+	diskErr error
+	retryAt time.Time
+	diskSeq uint32
+	// diskNote is the last write error, kept after writing resumed, for
+	// the sidecar.
+	diskNote error
 }
 
 // ID returns the recording's id.
@@ -207,7 +242,7 @@ func (rc *Recording) ID() string { return rc.id }
 func (rc *Recording) Status() Status {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	st := Status{ID: rc.id, Meta: rc.meta, Waiting: rc.needKey, End: rc.lastEnd, Started: rc.started, Err: rc.err}
+	st := Status{ID: rc.id, Meta: rc.meta, Waiting: rc.needKey, End: rc.lastEnd, Started: rc.started, Err: rc.err, DiskErr: rc.diskErr}
 	if rc.w != nil {
 		st.Start = rc.w.origin
 		st.Frames = rc.w.samples + len(rc.w.pending)
@@ -241,6 +276,9 @@ func finalPath(dir, id string) string { return filepath.Join(dir, id+".mp4") }
 func (r *Recorder) Start(id string, meta Meta) (*Recording, error) {
 	if !ValidID(id) {
 		return nil, fmt.Errorf("start %q: %w", id, ErrInvalidID)
+	}
+	if err := meta.Validate(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", id, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -474,7 +512,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// write adds one sample to the recording.
+// write adds one sample to the recording. A write that fails (a full
+// disk) does not end the recording: the file is cut back to its last whole
+// fragment, the fault is reported at once (Config.OnDisk), samples are
+// dropped for RetryInterval, and writing resumes from the next key frame
+// into the same file, the outage a gap in its timeline like a signal loss.
 func (rc *Recording) write(s hal.Sample) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -484,16 +526,24 @@ func (rc *Recording) write(s hal.Sample) {
 	if rc.needKey && !s.Key {
 		return
 	}
+	if rc.diskErr != nil && s.At.Before(rc.retryAt) {
+		return
+	}
 	if rc.w == nil {
-		w, err := createFMP4(partPath(rc.dir, rc.id), s, rc.rec.cfg.FragmentDuration)
-		if err != nil {
+		w, err := createFMP4(rc.rec.cfg.FS, partPath(rc.dir, rc.id), s, rc.rec.cfg.FragmentDuration)
+		if errors.Is(err, errNoParameterSets) {
 			rc.failLocked(err)
+			return
+		}
+		if err != nil {
+			rc.diskFailLocked(err, s.At)
 			return
 		}
 		rc.w = w
 		if err := writeSidecar(rc.dir, rc.sidecarLocked(StateRecording)); err != nil {
-			rc.failLocked(err)
-			return
+			// The file matters more than this update: Recover reads the
+			// media start from the file if the sidecar lacks it.
+			rc.rec.log.Warn("recording: cannot update the sidecar", "id", rc.id, "err", err)
 		}
 	}
 	if rc.needKey {
@@ -501,10 +551,42 @@ func (rc *Recording) write(s hal.Sample) {
 		rc.spanStart = s.At
 	}
 	if err := rc.w.add(s); err != nil {
-		rc.failLocked(err)
+		rc.diskFailLocked(err, s.At)
 		return
 	}
 	rc.lastEnd = s.At.Add(s.Duration)
+	if rc.diskErr != nil && rc.w.seq > rc.diskSeq {
+		rc.diskErr = nil
+		rc.rec.log.Info("recording writes again", "id", rc.id)
+		rc.rec.reportDisk(DiskHealth{OK: true, ID: rc.id, Since: s.At})
+	}
+}
+
+// diskFailLocked handles a failed write: the file already ends at its last
+// whole fragment (writeSync); what was pending is dropped, the span ends,
+// and the recording waits for a key frame after RetryInterval.
+func (rc *Recording) diskFailLocked(err error, at time.Time) {
+	first := rc.diskErr == nil
+	rc.diskErr = fmt.Errorf("recording %s: %w", rc.id, err)
+	rc.diskNote = rc.diskErr
+	rc.retryAt = at.Add(rc.rec.cfg.RetryInterval)
+	rc.needKey = true
+	if rc.w != nil {
+		rc.w.discard()
+		rc.diskSeq = rc.w.seq
+		rc.endSpanLocked()
+	}
+	if first {
+		rc.rec.log.Error("recording cannot write; it keeps what it has and retries", "id", rc.id, "err", err)
+	}
+	rc.rec.reportDisk(DiskHealth{ID: rc.id, Err: rc.diskErr, Since: at})
+}
+
+// reportDisk passes a disk fault or recovery to Config.OnDisk.
+func (r *Recorder) reportDisk(h DiskHealth) {
+	if r.cfg.OnDisk != nil {
+		r.cfg.OnDisk(h)
+	}
 }
 
 func (rc *Recording) failLocked(err error) {
@@ -521,7 +603,8 @@ func (rc *Recording) gap() {
 		return
 	}
 	if err := rc.w.gap(); err != nil {
-		rc.failLocked(err)
+		rc.diskFailLocked(err, rc.lastEnd)
+		return
 	}
 	rc.endSpanLocked()
 }
@@ -530,7 +613,11 @@ func (rc *Recording) endSpanLocked() {
 	if rc.spanStart.IsZero() || rc.w == nil {
 		return
 	}
-	rc.parts = append(rc.parts, Span{Start: rc.spanStart, End: rc.w.end})
+	// A span whose samples never reached the file (a write failed first)
+	// is not a span.
+	if rc.w.end.After(rc.spanStart) {
+		rc.parts = append(rc.parts, Span{Start: rc.spanStart, End: rc.w.end})
+	}
 	rc.spanStart = time.Time{}
 }
 
@@ -552,8 +639,11 @@ func (rc *Recording) sidecarLocked(st State) Sidecar {
 		sc.Bytes = rc.w.bytes
 	}
 	sc.Parts = append([]Span(nil), rc.parts...)
-	if rc.err != nil {
+	switch {
+	case rc.err != nil:
 		sc.Error = rc.err.Error()
+	case rc.diskNote != nil:
+		sc.Error = "writing failed for a while (the file keeps what was written; see parts): " + rc.diskNote.Error()
 	}
 	return sc
 }
@@ -574,7 +664,10 @@ func (rc *Recording) finish() (Result, error) {
 	}
 	errs := []error{rc.err}
 	if err := rc.w.close(); err != nil {
-		errs = append(errs, err)
+		// The file ends at its last whole fragment (writeSync): the
+		// recording is good, only the unwritten tail is lost.
+		rc.rec.log.Error("recording: the last fragment could not be written; the file keeps what it has", "id", rc.id, "err", err)
+		rc.diskNote = fmt.Errorf("recording %s: %w", rc.id, err)
 	}
 	rc.endSpanLocked()
 	if err := os.Rename(rc.w.path, finalPath(rc.dir, rc.id)); err != nil {

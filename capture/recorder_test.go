@@ -39,7 +39,7 @@ func TestTenSecondRecording(t *testing.T) {
 		cam := haltest.NewFakeCamera(haltest.CameraConfig{})
 		r := newRecorder(t, cam, capture.Config{Dir: dir})
 		t0 := time.Now()
-		if _, err := r.Start("lecture-1", capture.Meta{EventID: "42", Title: "Physics 1", Part: 1}); err != nil {
+		if _, err := r.Start("lecture-1", capture.Meta{EventID: 42, Title: "Physics 1", Start: t0, End: t0.Add(time.Hour), Part: 1}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(10*time.Second - time.Millisecond) // between frames 299 and 300
@@ -72,7 +72,7 @@ func TestTenSecondRecording(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.State != capture.StateClosed || sc.File != "lecture-1.mp4" || sc.Meta.EventID != "42" || sc.Meta.Title != "Physics 1" ||
+	if sc.State != capture.StateClosed || sc.File != "lecture-1.mp4" || sc.Meta.EventID != 42 || sc.Meta.Title != "Physics 1" ||
 		sc.Duration != 10*time.Second || len(sc.Parts) != 1 || sc.Bytes != res.Bytes {
 		t.Errorf("sidecar %+v", sc)
 	}
@@ -110,11 +110,11 @@ func TestOverlappingRecordings(t *testing.T) {
 		cam := haltest.NewFakeCamera(haltest.CameraConfig{})
 		r := newRecorder(t, cam, capture.Config{Dir: dir})
 		t0 = time.Now()
-		if _, err := r.Start("a", capture.Meta{EventID: "1"}); err != nil {
+		if _, err := r.Start("a", capture.Meta{Title: "a"}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(3*time.Second + 10*time.Millisecond) // mid-GOP, between frames 90 and 91
-		if _, err := r.Start("b", capture.Meta{EventID: "2"}); err != nil {
+		if _, err := r.Start("b", capture.Meta{Title: "b"}); err != nil {
 			t.Fatal(err)
 		}
 		if got := len(r.Recordings()); got != 2 {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/Eyevinn/mp4ff/mp4"
+
+	"github.com/capturebox/capturebox/hal/atomicfile"
 )
 
 // Recover closes the recordings in dir that a crash or power loss left
@@ -29,10 +31,34 @@ import (
 //
 // Recover returns the recordings it closed with media; the error joins
 // the problems with individual files, which it skips.
-func Recover(dir string) ([]Result, error) {
+func Recover(dir string) ([]Result, error) { return recoverDir(dir, nil) }
+
+// Recover is the package's Recover on the recorder's directory while it
+// runs, for a box that could not recover everything at boot (a full or
+// read-only disk): the recordings running now are left alone.
+func (r *Recorder) Recover() ([]Result, error) {
+	return recoverDir(r.cfg.Dir, func() map[string]bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		ids := make(map[string]bool, len(r.recs))
+		for id := range r.recs {
+			ids[id] = true
+		}
+		return ids
+	})
+}
+
+// recoverDir is Recover, skipping the ids running returns. It lists the
+// directory first and asks for the running ids after, so that a recording
+// whose file is in the listing was started before the question.
+func recoverDir(dir string, running func() map[string]bool) ([]Result, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("recover: %w", err)
+	}
+	skip := map[string]bool{}
+	if running != nil {
+		skip = running()
 	}
 	var results []Result
 	var errs []error
@@ -40,11 +66,13 @@ func Recover(dir string) ([]Result, error) {
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp") {
-			os.Remove(filepath.Join(dir, name))
+			if running == nil { // while recording, a sidecar write may be under way
+				os.Remove(filepath.Join(dir, name))
+			}
 			continue
 		}
 		id, ok := strings.CutSuffix(name, ".part.mp4")
-		if !ok || !ValidID(id) {
+		if !ok || !ValidID(id) || skip[id] {
 			continue
 		}
 		seen[id] = true
@@ -60,12 +88,12 @@ func Recover(dir string) ([]Result, error) {
 	// Sidecars still saying "recording" whose part file is gone.
 	for _, e := range entries {
 		id, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || !ValidID(id) || seen[id] || strings.HasPrefix(e.Name(), ".") {
+		if !ok || !ValidID(id) || seen[id] || skip[id] || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		sc, err := ReadSidecar(dir, id)
-		if err != nil || sc.State != StateRecording {
-			continue
+		sc, err := decodeSidecar(SidecarPath(dir, id))
+		if err != nil || sc.State != StateRecording || sc.ID != id {
+			continue // ReadSidecar reports it to whoever lists the recordings
 		}
 		res, err := recoverFinal(dir, sc)
 		switch {
@@ -84,7 +112,14 @@ func recoverPart(dir, id string) (Result, error) {
 	path := partPath(dir, id)
 	sc, scErr := ReadSidecar(dir, id)
 	if scErr != nil {
-		sc = Sidecar{ID: id} // the sidecar is rebuilt from the file
+		// The file is closed as any other, but its metadata is lost: the
+		// damaged sidecar is kept aside for the technician and the new one
+		// says so, so the recording is kept and never uploaded without
+		// its event. It is written before the file is touched.
+		var err error
+		if sc, err = damagedSidecar(dir, id, scErr); err != nil {
+			return Result{}, fmt.Errorf("recover %s: %w", id, err)
+		}
 	}
 	scan, err := scanFMP4(path)
 	if err != nil {
@@ -124,6 +159,25 @@ func recoverPart(dir, id string) (Result, error) {
 		return Result{}, fmt.Errorf("recover %s: %w", id, err)
 	}
 	return finishRecovered(dir, sc, scan)
+}
+
+// damagedSidecar moves a sidecar that cannot be trusted (if there is one)
+// to <id>.json.bad and writes in its place one that records why the
+// metadata is gone (Sidecar.MetaError).
+func damagedSidecar(dir, id string, why error) (Sidecar, error) {
+	path := SidecarPath(dir, id)
+	if _, err := os.Lstat(path); err == nil {
+		if err := atomicfile.Rename(atomicfile.OS, path, path+".bad"); err != nil {
+			return Sidecar{}, err
+		}
+	}
+	var se *SidecarError
+	if errors.As(why, &se) {
+		why = se.Err
+	}
+	sc := Sidecar{ID: id, State: StateRecording, File: filepath.Base(partPath(dir, id)),
+		MetaError: fmt.Sprintf("metadata lost before recovery (%v); the damaged sidecar is %s.bad", why, filepath.Base(path))}
+	return sc, writeSidecar(dir, sc)
 }
 
 // recoverFinal completes the sidecar of a file that Stop had already

@@ -1,6 +1,7 @@
 package capture_test
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -40,7 +41,7 @@ func crashSnapshot(t *testing.T) (part, sidecar []byte, t0 time.Time) {
 		cam := haltest.NewFakeCamera(haltest.CameraConfig{})
 		r := newRecorder(t, cam, capture.Config{Dir: dir})
 		t0 = time.Now()
-		if _, err := r.Start("ev", capture.Meta{EventID: "7", Title: "crashed"}); err != nil {
+		if _, err := r.Start("ev", capture.Meta{EventID: 7, Title: "crashed", Start: t0, End: t0.Add(time.Hour), Part: 1}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(5500 * time.Millisecond)
@@ -73,6 +74,7 @@ func TestRecover(t *testing.T) {
 		part      []byte // nil: no part file
 		final     []byte // a closed file (crash inside Stop)
 		sidecar   bool
+		damaged   bool // a sidecar whose event id does not parse
 		wantDur   time.Duration
 		wantStart time.Time
 	}{
@@ -81,6 +83,7 @@ func TestRecover(t *testing.T) {
 		{name: "torn in last moof", part: part[:lastMoof+20], sidecar: true, wantDur: 4 * time.Second, wantStart: t0},
 		{name: "torn box header", part: part[:lastMoof+3], sidecar: true, wantDur: 4 * time.Second, wantStart: t0},
 		{name: "no sidecar", part: part[:len(part)-1], wantDur: 4 * time.Second, wantStart: t0}, // start from mvhd (whole seconds)
+		{name: "damaged sidecar", part: part[:len(part)-1], damaged: true, wantDur: 4 * time.Second, wantStart: t0},
 		{name: "init only", part: part[:offs[2]], sidecar: true},
 		{name: "torn init", part: part[:offs[1]+50], sidecar: true},
 		{name: "crash inside stop", final: part, sidecar: true, wantDur: 5 * time.Second, wantStart: t0},
@@ -95,6 +98,13 @@ func TestRecover(t *testing.T) {
 			}
 			if tc.sidecar {
 				writeFile(t, filepath.Join(dir, "ev.json"), sidecar)
+			}
+			damaged := bytes.Replace(sidecar, []byte(`"eventId": 7`), []byte(`"eventId": "7x"`), 1)
+			if tc.damaged {
+				if bytes.Equal(damaged, sidecar) {
+					t.Fatalf("no event id in the sidecar:\n%s", sidecar)
+				}
+				writeFile(t, filepath.Join(dir, "ev.json"), damaged)
 			}
 			writeFile(t, filepath.Join(dir, ".ev.json.tmp123"), []byte("{"))
 			writeFile(t, filepath.Join(dir, "unrelated.txt"), []byte("x"))
@@ -129,11 +139,25 @@ func TestRecover(t *testing.T) {
 			if fi, err := os.Stat(res.Path); err != nil || fi.Size() != res.Bytes {
 				t.Errorf("file: %v, %v; result says %d bytes", fi, err, res.Bytes)
 			}
-			if scErr != nil || sc.State != capture.StateRecovered || sc.File != "ev.mp4" || sc.Duration != tc.wantDur || len(sc.Parts) != 1 {
+			if sc.State != capture.StateRecovered || sc.File != "ev.mp4" || sc.Duration != tc.wantDur || len(sc.Parts) != 1 {
 				t.Errorf("sidecar %+v, %v", sc, scErr)
 			}
-			if tc.sidecar && (sc.Meta.EventID != "7" || sc.Meta.Title != "crashed") {
-				t.Errorf("sidecar lost the meta: %+v", sc.Meta)
+			if tc.sidecar {
+				if scErr != nil || sc.Meta.EventID != 7 || sc.Meta.Title != "crashed" {
+					t.Errorf("sidecar lost the meta: %+v, %v", sc.Meta, scErr)
+				}
+			} else {
+				// Without its metadata the recording is kept and flagged,
+				// never passed off as an ad-hoc one.
+				var se *capture.SidecarError
+				if !errors.As(scErr, &se) || se.ID != "ev" || sc.MetaError == "" {
+					t.Errorf("ReadSidecar = %+v, %v; want a *SidecarError", sc, scErr)
+				}
+			}
+			if tc.damaged {
+				if b, err := os.ReadFile(filepath.Join(dir, "ev.json.bad")); err != nil || !bytes.Equal(b, damaged) {
+					t.Errorf("damaged sidecar not kept aside: %v", err)
+				}
 			}
 			frames := int(tc.wantDur / frame)
 			samples, _, err := capturetest.ReadSamples(res.Path)

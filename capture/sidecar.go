@@ -2,33 +2,14 @@ package capture
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
-)
 
-// Meta describes what a recording is of. The recorder stores it in the
-// sidecar and does not interpret it.
-type Meta struct {
-	// EventID is the Kaltura schedule event id (X-KALTURA-ID); empty for
-	// an ad-hoc recording.
-	EventID string `json:"eventId,omitempty"`
-	// Title is the event's summary, or the room and time of an ad-hoc
-	// recording.
-	Title string `json:"title,omitempty"`
-	// Start and End are the planned span (the event's DTSTART and DTEND,
-	// with padding); zero for an ad-hoc recording.
-	Start time.Time `json:"start,omitzero"`
-	End   time.Time `json:"end,omitzero"`
-	// Part numbers the recordings of one event from 1: an event stopped
-	// early and resumed has a second part.
-	Part int `json:"part,omitempty"`
-	// TemplateEntryID is the Kaltura template entry the upload uses.
-	TemplateEntryID string `json:"templateEntryId,omitempty"`
-	// Extra carries anything else the upload needs.
-	Extra map[string]string `json:"extra,omitempty"`
-}
+	"github.com/capturebox/capturebox/hal/atomicfile"
+)
 
 // State is where a recording is in its life.
 type State string
@@ -46,6 +27,9 @@ const (
 	// StateEmpty: the recording ended without any media (no signal the
 	// whole time, or a crash before the first frame); there is no file.
 	StateEmpty State = "empty"
+	// StateDeleted: the disk guard is deleting the recording (it reached
+	// Kaltura); there is no file. The sidecar goes right after the file.
+	StateDeleted State = "deleted"
 )
 
 // Span is a stretch of continuous media in a file; a signal loss ends one.
@@ -60,9 +44,17 @@ type Span struct {
 // and when it is closed or recovered, so the upload side has everything it
 // needs after a reboot.
 type Sidecar struct {
-	ID    string `json:"id"`
-	Meta  Meta   `json:"meta"`
-	State State  `json:"state"`
+	// Version is the format version; sidecars written before the metadata
+	// was typed have none (0) and are read through Meta's UnmarshalJSON.
+	Version int    `json:"version,omitempty"`
+	ID      string `json:"id"`
+	Meta    Meta   `json:"meta"`
+	State   State  `json:"state"`
+	// MetaError, when set, says why the metadata was lost (Recover found
+	// the sidecar missing or damaged; the damaged one is kept beside as
+	// <id>.json.bad). Such a recording is kept, not uploaded: ReadSidecar
+	// returns a *SidecarError for it.
+	MetaError string `json:"metaError,omitempty"`
 	// File is the media file's name in the same directory: <id>.part.mp4
 	// while recording, <id>.mp4 once closed, empty when StateEmpty.
 	File string `json:"file,omitempty"`
@@ -83,53 +75,63 @@ type Sidecar struct {
 // SidecarPath returns the sidecar path of recording id in dir.
 func SidecarPath(dir, id string) string { return filepath.Join(dir, id+".json") }
 
-// ReadSidecar reads the sidecar of recording id in dir.
+// SidecarVersion is the sidecar format written.
+const SidecarVersion = 2
+
+// ReadSidecar reads the sidecar of recording id in dir and checks it: a
+// sidecar that is missing, does not decode, is of an unknown version,
+// names another recording, holds metadata that fails Meta.Validate or was
+// rebuilt without its metadata (MetaError) is a *SidecarError. The
+// Sidecar is returned with it when it decoded, so the console can show
+// what there is.
 func ReadSidecar(dir, id string) (Sidecar, error) {
-	var sc Sidecar
-	b, err := os.ReadFile(SidecarPath(dir, id))
+	path := SidecarPath(dir, id)
+	sc, err := decodeSidecar(path)
+	fault := func(err error) (Sidecar, error) { return sc, &SidecarError{ID: id, Path: path, Err: err} }
 	if err != nil {
-		return sc, fmt.Errorf("read sidecar: %w", err)
+		return fault(err)
+	}
+	switch {
+	case sc.Version > SidecarVersion:
+		return fault(fmt.Errorf("format version %d is newer than this firmware's %d", sc.Version, SidecarVersion))
+	case sc.ID != id:
+		return fault(fmt.Errorf("it names recording %q", sc.ID))
+	case sc.MetaError != "":
+		return fault(errors.New(sc.MetaError))
+	}
+	switch sc.State {
+	case StateRecording, StateClosed, StateRecovered, StateEmpty, StateDeleted:
+	default:
+		return fault(fmt.Errorf("unknown state %q", sc.State))
+	}
+	if err := sc.Meta.Validate(); err != nil {
+		return fault(err)
+	}
+	return sc, nil
+}
+
+// decodeSidecar reads and decodes a sidecar without checking it.
+func decodeSidecar(path string) (Sidecar, error) {
+	var sc Sidecar
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return sc, err
 	}
 	if err := json.Unmarshal(b, &sc); err != nil {
-		return sc, fmt.Errorf("read sidecar %s: %w", id, err)
+		return Sidecar{}, err
 	}
 	return sc, nil
 }
 
 // writeSidecar writes sc atomically.
 func writeSidecar(dir string, sc Sidecar) error {
+	sc.Version = SidecarVersion
 	b, err := json.MarshalIndent(sc, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write sidecar %s: %w", sc.ID, err)
 	}
-	if err := writeFileAtomic(SidecarPath(dir, sc.ID), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(SidecarPath(dir, sc.ID), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write sidecar %s: %w", sc.ID, err)
 	}
 	return nil
-}
-
-// writeFileAtomic replaces path with data: temporary file, fsync, rename,
-// fsync of the directory.
-func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
 }

@@ -10,8 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/capturebox/capturebox/capture"
@@ -81,6 +81,7 @@ type box struct {
 	syncer   *syncer.Syncer
 	queue    *upload.Queue
 	recorder *capture.Recorder
+	guard    *capture.Guard
 	loop     *controller.Loop
 	sup      *supervisor.Supervisor
 	console  *console.Console
@@ -161,9 +162,22 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		Source:   dev.Capture,
 		Logger:   log.With("part", "capture"),
 		OnHealth: b.onHealth,
+		OnDisk:   b.onDisk,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firmware: capture: %w", err)
+	}
+
+	b.guard, err = capture.NewGuard(capture.GuardConfig{
+		Dir:       b.recDir,
+		Policy:    capture.GuardPolicy{Retention: cfg.Upload.Retention, MinFree: int64(cfg.Upload.MinFreeSpace)},
+		Uploads:   queueUploads{b.queue},
+		OnDeleted: b.onGuardDeleted,
+		OnShort:   b.onGuardShort,
+		Logger:    log.With("part", "guard"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("firmware: disk guard: %w", err)
 	}
 
 	b.loop = &controller.Loop{
@@ -318,6 +332,7 @@ func (b *box) run(ctx context.Context) error {
 		{Name: "sync", Run: b.syncer.Run},
 		{Name: "upload", Run: b.queue.Run},
 		{Name: "controller", Run: b.loop.Run},
+		{Name: "guard", Run: b.guard.Run},
 	}
 	if b.dev.Console != nil {
 		subs = append(subs, supervisor.Subsystem{Name: "console", Run: func(ctx context.Context) error {
@@ -405,6 +420,49 @@ func (b *box) onHealth(h capture.Health) {
 	b.faults.set("capture", msg)
 }
 
+// onDisk shows a recording that cannot write (a full or failing disk) at
+// once, and clears the fault when it writes again.
+func (b *box) onDisk(h capture.DiskHealth) {
+	if h.OK {
+		b.faults.clear("disk")
+		return
+	}
+	msg := "DISK ERROR"
+	if errors.Is(h.Err, syscall.ENOSPC) {
+		msg = "DISK FULL"
+	}
+	b.faults.set("disk", msg)
+	b.guard.Poke()
+}
+
+// queueUploads tells the disk guard which recordings are READY in Kaltura.
+type queueUploads struct{ q *upload.Queue }
+
+func (u queueUploads) Uploaded(id string) (time.Time, bool) {
+	for _, it := range u.q.Items() {
+		if it.ID == id {
+			return it.UpdatedAt, it.State == upload.StateReady
+		}
+	}
+	return time.Time{}, false
+}
+
+func (b *box) onGuardDeleted(id string) {
+	if err := b.queue.Forget(id); err != nil {
+		b.log.Warn("disk guard: forgetting the upload of a deleted recording", "id", id, "err", err)
+	}
+}
+
+// onGuardShort shows a disk that stays below upload.min_free_space with
+// nothing uploaded left to delete.
+func (b *box) onGuardShort(short int64) {
+	if short > 0 {
+		b.faults.set("space", "DISK FULL")
+		return
+	}
+	b.faults.clear("space")
+}
+
 func (b *box) onUploadFault(f upload.Fault) {
 	b.log.Error("upload fault", "item", f.ItemID, "code", f.Code, "setting", f.Setting, "msg", f.Message)
 	if f.Severity == "warning" && f.ItemID != "" {
@@ -455,18 +513,17 @@ func (r *boxRecorder) Start(_ context.Context, rec controller.Rec) error {
 	o := rec.Occ
 	meta := capture.Meta{
 		Title:           o.Title,
+		Description:     o.Description,
+		Tags:            o.Tags,
+		CategoryIDs:     o.CategoryIDs,
+		ResourceIDs:     o.ResourceIDs,
 		Start:           o.Start,
 		End:             o.End,
 		Part:            rec.Part,
 		TemplateEntryID: o.TemplateEntryID,
-		Extra: map[string]string{
-			"description": o.Description,
-			"tags":        o.Tags,
-			"categories":  joinIDs(o.CategoryIDs),
-		},
 	}
 	if !rec.AdHoc() {
-		meta.EventID = strconv.FormatInt(o.ReferenceID(), 10)
+		meta.EventID = o.ReferenceID()
 	} else {
 		meta.Start, meta.End = time.Time{}, time.Time{}
 	}
@@ -516,40 +573,18 @@ func uploadRecording(res capture.Result) upload.Recording {
 	if m.Part > 1 {
 		title = fmt.Sprintf("%s (part %d)", title, m.Part)
 	}
-	var eventID int64
-	if m.EventID != "" {
-		eventID, _ = strconv.ParseInt(m.EventID, 10, 64)
-	}
 	return upload.Recording{
 		ID:              res.ID,
 		Path:            res.Path,
 		Title:           title,
-		Description:     m.Extra["description"],
-		Tags:            m.Extra["tags"],
-		CategoryIDs:     splitIDs(m.Extra["categories"]),
+		Description:     m.Description,
+		Tags:            m.Tags,
+		CategoryIDs:     m.CategoryIDs,
 		TemplateEntryID: m.TemplateEntryID,
-		EventID:         eventID,
+		EventID:         m.EventID,
 		Start:           res.Start,
 		Duration:        res.Duration,
 	}
-}
-
-func joinIDs(ids []int64) string {
-	s := make([]string, len(ids))
-	for i, id := range ids {
-		s[i] = strconv.FormatInt(id, 10)
-	}
-	return strings.Join(s, ",")
-}
-
-func splitIDs(s string) []int64 {
-	var out []int64
-	for _, f := range strings.Split(s, ",") {
-		if id, err := strconv.ParseInt(strings.TrimSpace(f), 10, 64); err == nil {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 func jitterFraction(interval, jitter time.Duration) float64 {

@@ -152,24 +152,6 @@ func TestBandwidthCapAppliesToUpload(t *testing.T) {
 	})
 }
 
-func TestWriteFileAtomic(t *testing.T) {
-	dir := t.TempDir()
-	if err := upload.WriteFileAtomic(dir, "a.json", []byte("one")); err != nil {
-		t.Fatal(err)
-	}
-	if err := upload.WriteFileAtomic(dir, "a.json", []byte("two")); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(filepath.Join(dir, "a.json"))
-	ents, _ := os.ReadDir(dir)
-	if string(b) != "two" || len(ents) != 1 {
-		t.Errorf("content %q, %d files", b, len(ents))
-	}
-	if err := upload.WriteFileAtomic(filepath.Join(dir, "missing"), "a.json", nil); err == nil {
-		t.Error("no error for a missing dir")
-	}
-}
-
 func TestEntryName(t *testing.T) {
 	ny := time.FixedZone("EST", -5*3600)
 	start := time.Date(2025, 11, 4, 14, 0, 0, 0, time.UTC)

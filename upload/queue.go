@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/capturebox/capturebox/hal/atomicfile"
 	"github.com/capturebox/capturebox/upload/kaltura"
 )
 
@@ -263,7 +264,7 @@ func (q *Queue) write(st itemState) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(q.dir, fileNameFor(st.Rec.ID), b)
+	return atomicfile.WriteFile(filepath.Join(q.dir, fileNameFor(st.Rec.ID)), b, 0o600)
 }
 
 func (q *Queue) poke() {

@@ -4,16 +4,17 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/capturebox/capturebox/hal/atomicfile"
 )
 
 // FileMode is the mode Save, Set and Unset give the file: it holds secrets.
@@ -155,10 +156,6 @@ func editedCopy(old []byte, want *Config, full []byte, path string) ([]byte, boo
 	}
 	return edited, true
 }
-
-// errSyncUnsupported is what fsync of a directory returns on file systems
-// that do not support it.
-var errSyncUnsupported = syscall.EINVAL
 
 // edit replaces data[start:end] with text.
 type edit struct {
@@ -306,42 +303,89 @@ func tomlValue(s string) (any, error) {
 	return m["v"], nil
 }
 
-// writeAtomic replaces the file at path with data: a temporary file in the
-// same directory, written, synced, renamed over path, then the directory
-// synced, so that a crash leaves either the old file or the new one.
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*") // created 0600
-	if err != nil {
-		return fmt.Errorf("config: write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(tmp.Name())
-		}
-	}()
-	if fi, serr := tmp.Stat(); serr == nil && fi.Mode().Perm() != FileMode {
-		_ = tmp.Chmod(FileMode) // best effort: FAT refuses, its mount options rule
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("config: write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("config: write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("config: write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("config: write %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		serr := d.Sync()
-		_ = d.Close()
-		if serr != nil && !errors.Is(serr, errSyncUnsupported) {
-			return fmt.Errorf("config: write %s: sync directory: %w", path, serr)
-		}
+// fileSystem is where Save, Set and Unset write; tests replace it.
+var fileSystem atomicfile.FS = atomicfile.OS
+
+// writeAtomic replaces the file at path with data durably (hal/atomicfile:
+// temporary file in the same directory, fsync, rename, fsync of the
+// directory), so that a crash leaves either the old file or the new one,
+// with mode FileMode where the file system keeps modes.
+func writeAtomic(path string, data []byte) error {
+	if err := atomicfile.Write(fileSystem, path, FileMode, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	return nil
+}
+
+// ModeReport is what CheckMode found about a configuration file's
+// permissions.
+type ModeReport struct {
+	Path string
+	// Was is the file's permission bits as found.
+	Was fs.FileMode
+	// Secrets names the secrets the file holds ("kaltura.app_token").
+	Secrets []string
+	// Tightened is true when the file was changed to FileMode.
+	Tightened bool
+	// Err says why it could not be tightened (FAT, a read-only mount).
+	Err error
+}
+
+// Exposed reports whether others than the owner could read the secrets
+// (before any tightening).
+func (r ModeReport) Exposed() bool { return len(r.Secrets) > 0 && r.Was&0o077 != 0 }
+
+// Warning is the text for the log and the console; empty when the file's
+// secrets were not exposed. It names the secrets' keys, never their values.
+func (r ModeReport) Warning() string {
+	if !r.Exposed() {
+		return ""
+	}
+	what := strings.Join(r.Secrets, " and ")
+	if r.Tightened {
+		return fmt.Sprintf("config %s holds %s and was readable by others (mode %04o); tightened to %04o", r.Path, what, r.Was, FileMode)
+	}
+	return fmt.Sprintf("config %s holds %s and is readable by others (mode %04o); could not tighten it (%v): make it %04o (on FAT, mount with fmask=0177)", r.Path, what, r.Was, r.Err, FileMode)
+}
+
+// CheckMode looks at the permissions of the configuration file at path,
+// which holds c. When c carries a secret (the app token, the FTP password)
+// and the file is readable by group or others, it is tightened to
+// FileMode if tighten is true and the file system lets the box do it; a
+// file system without Unix permissions (the FAT boot partition) shows the
+// mount's mode and refuses. The caller logs and shows Warning.
+func CheckMode(path string, c *Config, tighten bool) (ModeReport, error) {
+	r := ModeReport{Path: path}
+	if c.Kaltura.AppToken.Reveal() != "" {
+		r.Secrets = append(r.Secrets, "kaltura.app_token")
+	}
+	if c.Sync.FTPPassword.Reveal() != "" {
+		r.Secrets = append(r.Secrets, "sync.ftp_password")
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return r, fmt.Errorf("config: %w", err)
+	}
+	r.Was = fi.Mode().Perm()
+	if !r.Exposed() {
+		return r, nil
+	}
+	if !tighten {
+		r.Err = errors.New("the box may not write it")
+		return r, nil
+	}
+	if err := os.Chmod(path, FileMode); err != nil {
+		r.Err = err
+		return r, nil
+	}
+	// FAT accepts some chmods and ignores them: believe only what stat says.
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 == 0 {
+		r.Tightened = true
+	} else {
+		r.Err = errors.New("the file system keeps no permissions")
+	}
+	return r, nil
 }

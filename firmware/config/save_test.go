@@ -2,11 +2,15 @@ package config
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/capturebox/capturebox/hal/atomicfile"
 )
 
 const commentedFile = `# Room 101, east wing. Ask Pat before changing.
@@ -355,22 +359,105 @@ func TestSaveRefusesInvalidAndKeepsOldFile(t *testing.T) {
 	}
 }
 
+// readOnlyDir is a file system whose directory refuses new files, as a
+// read-only mount does. (Root ignores directory permissions, so a chmod
+// cannot make the refusal; it is injected, and the rest of the write goes
+// to the real file system.)
+type readOnlyDir struct{ atomicfile.FS }
+
+func (readOnlyDir) CreateTemp(dir, _ string) (atomicfile.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: dir, Err: syscall.EROFS}
+}
+
 func TestSaveUnwritableDirectoryKeepsOldFile(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root ignores directory permissions")
-	}
 	path := writeFile(t, commentedFile, 0o644)
 	c, _ := Load(path)
 	c.Sync.Interval = 4 * time.Minute
-	dir := filepath.Dir(path)
-	if err := os.Chmod(dir, 0o500); err != nil {
-		t.Fatal(err)
+	fileSystem = readOnlyDir{atomicfile.OS}
+	defer func() { fileSystem = atomicfile.OS }()
+	if err := Save(path, c); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("Save into a read-only directory: %v, want EROFS", err)
 	}
-	defer os.Chmod(dir, 0o700)
-	if err := Save(path, c); err == nil {
-		t.Error("Save into a read-only directory succeeded")
+	if err := Set(path, "sync.interval", "6m"); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("Set into a read-only directory: %v, want EROFS", err)
 	}
 	if readFile(t, path) != commentedFile {
 		t.Error("old file changed")
+	}
+	if m := mode(t, path); m != 0o644 {
+		t.Errorf("old file's mode changed to %v", m)
+	}
+	onlyFile(t, path)
+}
+
+// failDirSync lets the rename happen and fails the directory fsync: the new
+// file is in place, but Save must report that its durability is in doubt.
+type failDirSync struct{ atomicfile.FS }
+
+func (failDirSync) SyncDir(string) error { return syscall.EIO }
+
+func TestSaveReportsFailedDirectorySync(t *testing.T) {
+	path := writeFile(t, commentedFile, 0o644)
+	c, _ := Load(path)
+	c.Sync.Interval = 4 * time.Minute
+	fileSystem = failDirSync{atomicfile.OS}
+	defer func() { fileSystem = atomicfile.OS }()
+	if err := Save(path, c); !errors.Is(err, syscall.EIO) {
+		t.Errorf("Save with a failing directory fsync: %v, want EIO", err)
+	}
+}
+
+func TestCheckModeTightensExposedSecrets(t *testing.T) {
+	path := writeFile(t, commentedFile, 0o644)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not allowed to write: a warning, the file unchanged.
+	r, err := CheckMode(path, c, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := r.Warning()
+	if !r.Exposed() || r.Tightened || !strings.Contains(w, "kaltura.app_token") || !strings.Contains(w, "0644") {
+		t.Errorf("report %+v, warning %q", r, w)
+	}
+	if strings.Contains(w, testToken) {
+		t.Error("the warning holds the token")
+	}
+	if m := mode(t, path); m != 0o644 {
+		t.Errorf("mode changed to %v without permission", m)
+	}
+	// Allowed: tightened to 0600 and said so.
+	r, err = CheckMode(path, c, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Tightened || !strings.Contains(r.Warning(), "tightened to 0600") {
+		t.Errorf("report %+v, warning %q", r, r.Warning())
+	}
+	if m := mode(t, path); m != 0o600 {
+		t.Errorf("mode %v, want 0600", m)
+	}
+	// Now private: nothing to say.
+	r, err = CheckMode(path, c, true)
+	if err != nil || r.Exposed() || r.Warning() != "" {
+		t.Errorf("private file: %+v, %v", r, err)
+	}
+}
+
+func TestCheckModeWithoutSecretsIsQuiet(t *testing.T) {
+	path := writeFile(t, commentedFile, 0o644)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Kaltura.AppToken, c.Sync.FTPPassword = "", ""
+	r, err := CheckMode(path, c, true)
+	if err != nil || r.Exposed() || r.Warning() != "" || r.Tightened {
+		t.Errorf("report %+v, %v", r, err)
+	}
+	if m := mode(t, path); m != 0o644 {
+		t.Errorf("mode changed to %v", m)
 	}
 }

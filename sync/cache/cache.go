@@ -13,20 +13,19 @@
 package cache
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/google/renameio/v2"
-
+	"github.com/capturebox/capturebox/hal/atomicfile"
 	"github.com/capturebox/capturebox/sync/fetch"
 	"github.com/capturebox/capturebox/sync/schedule"
 )
@@ -132,7 +131,7 @@ func (s *Store) Load() (*Entry, error) {
 		bad := s.path + ".bad"
 		if rerr := os.Rename(s.path, bad); rerr == nil {
 			ce.Bad = bad
-			_ = syncDir(filepath.Dir(s.path))
+			_ = atomicfile.SyncDir(atomicfile.OS, filepath.Dir(s.path))
 		}
 		return nil, ce
 	}
@@ -183,39 +182,21 @@ func (s *Store) Save(e *Entry) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	// renameio: temporary file in dir, fsync, rename over the old one.
-	t, err := renameio.TempFile(dir, s.path)
+	err = atomicfile.Write(atomicfile.OS, s.path, 0o644, func(w io.Writer) error {
+		if _, err := w.Write(hdr[:len(hdr)-1]); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(w, `,"payload":`); err != nil {
+			return err
+		}
+		if _, err := w.Write(payload); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, "}")
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("cache: writing %s: %w", s.path, err)
-	}
-	defer t.Cleanup()
-	w := bufio.NewWriterSize(t, 256<<10)
-	w.Write(hdr[:len(hdr)-1])
-	w.WriteString(`,"payload":`)
-	w.Write(payload)
-	w.WriteString("}")
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("cache: writing %s: %w", s.path, err)
-	}
-	if err := t.Chmod(0o644); err != nil {
-		return fmt.Errorf("cache: writing %s: %w", s.path, err)
-	}
-	if err := t.CloseAtomicallyReplace(); err != nil {
-		return fmt.Errorf("cache: writing %s: %w", s.path, err)
-	}
-	// renameio does not fsync the directory; without it the rename itself
-	// may not survive a power cut.
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("cache: syncing %s: %w", dir, err)
+		return fmt.Errorf("cache: %w", err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -1,0 +1,175 @@
+package capture_test
+
+import (
+	"errors"
+	"math"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/capturebox/capturebox/capture"
+	"github.com/capturebox/capturebox/capture/capturetest"
+	"github.com/capturebox/capturebox/hal/haltest"
+)
+
+// space is a disk of limited size shared by the files of a fullFS: a write
+// that does not fit writes what fits and fails with ENOSPC, as a real full
+// disk does.
+type space struct {
+	mu    sync.Mutex
+	used  int64
+	limit int64 // < 0: unlimited
+}
+
+func (s *space) fill(extra int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit = s.used + extra
+}
+
+func (s *space) free() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit = -1
+}
+
+type fullFS struct{ s *space }
+
+func (f fullFS) Create(path string) (capture.MediaFile, error) {
+	file, err := capture.OSMediaFS{}.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return &limitedFile{MediaFile: file, s: f.s}, nil
+}
+
+func (fullFS) Remove(path string) error { return os.Remove(path) }
+
+type limitedFile struct {
+	capture.MediaFile
+	s    *space
+	size int64
+}
+
+func (f *limitedFile) Write(b []byte) (int, error) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	if f.s.limit >= 0 && f.s.used+int64(len(b)) > f.s.limit {
+		room := max(f.s.limit-f.s.used, 0)
+		n, err := f.MediaFile.Write(b[:room])
+		f.s.used += int64(n)
+		f.size += int64(n)
+		if err == nil {
+			err = &os.PathError{Op: "write", Path: "recording", Err: syscall.ENOSPC}
+		}
+		return n, err
+	}
+	n, err := f.MediaFile.Write(b)
+	f.s.used += int64(n)
+	f.size += int64(n)
+	return n, err
+}
+
+func (f *limitedFile) Truncate(size int64) error {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	if err := f.MediaFile.Truncate(size); err != nil {
+		return err
+	}
+	f.s.used -= f.size - size
+	f.size = size
+	return nil
+}
+
+// TestDiskFullMidRecording fills the disk in the middle of a fragment: the
+// short write is cut back to the last whole fragment, the fault is
+// reported within 2 s, and when space returns the same recording goes on
+// from the next key frame. The file decodes without an error and holds each
+// fragment once.
+func TestDiskFullMidRecording(t *testing.T) {
+	dir := t.TempDir()
+	disk := &space{limit: -1}
+	var (
+		res             capture.Result
+		t0, filledAt    time.Time
+		faultAt, okAt   time.Time
+		faultErr        error
+		statusDuringErr error
+	)
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		cam := haltest.NewFakeCamera(haltest.CameraConfig{}) // 30 fps, a key frame every 2 s
+		r := newRecorder(t, cam, capture.Config{Dir: dir, FS: fullFS{disk}, OnDisk: func(h capture.DiskHealth) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !h.OK && faultAt.IsZero() {
+				faultAt, faultErr = time.Now(), h.Err
+			}
+			if h.OK && okAt.IsZero() {
+				okAt = time.Now()
+			}
+		}})
+		t0 = time.Now()
+		rec, err := r.Start("full", capture.Meta{EventID: 5, Title: "Full disk", Start: t0, End: t0.Add(time.Hour), Part: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3500 * time.Millisecond)
+		filledAt = time.Now()
+		disk.fill(100) // the fragment of second 3–4 does not fit
+		time.Sleep(3 * time.Second)
+		statusDuringErr = rec.Status().DiskErr
+		time.Sleep(1 * time.Second)
+		disk.free() // at 7.5 s; the key frame at 8 s starts the rest
+		time.Sleep(4500*time.Millisecond - time.Millisecond)
+		if res, err = r.Stop("full"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if faultAt.IsZero() || !errors.Is(faultErr, syscall.ENOSPC) {
+		t.Fatalf("no disk fault reported (err %v)", faultErr)
+	}
+	if d := faultAt.Sub(filledAt); d > 2*time.Second {
+		t.Errorf("fault reported %v after the disk filled, want within 2 s", d)
+	}
+	if !errors.Is(statusDuringErr, syscall.ENOSPC) {
+		t.Errorf("status during the outage: DiskErr %v", statusDuringErr)
+	}
+	if okAt.IsZero() || okAt.Sub(t0) > 9*time.Second+time.Millisecond {
+		t.Errorf("recovery reported at %v, want by 9 s", okAt.Sub(t0))
+	}
+	t.Logf("disk full at %v, fault at %v, writing again at %v", filledAt.Sub(t0), faultAt.Sub(t0), okAt.Sub(t0))
+	// Seconds 0–3 and 8–12 are in the file.
+	want := []capture.Span{{Start: t0, End: t0.Add(3 * time.Second)}, {Start: t0.Add(8 * time.Second), End: t0.Add(12 * time.Second)}}
+	if len(res.Parts) != 2 || !res.Parts[0].Start.Equal(want[0].Start) || !res.Parts[0].End.Equal(want[0].End) ||
+		!res.Parts[1].Start.Equal(want[1].Start) || !res.Parts[1].End.Equal(want[1].End) {
+		t.Errorf("parts %v, want %v", res.Parts, want)
+	}
+	fi, err := os.Stat(res.Path)
+	if err != nil || fi.Size() != res.Bytes {
+		t.Fatalf("file %v, %v; result says %d bytes", fi, err, res.Bytes)
+	}
+	samples, _, err := capturetest.ReadSamples(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 7*30 {
+		t.Errorf("%d samples, want %d (3 s + 4 s at 30 fps)", len(samples), 7*30)
+	}
+	for i := 1; i < len(samples); i++ {
+		if samples[i].DecodeTime <= samples[i-1].DecodeTime {
+			t.Fatalf("sample %d at %d after %d: a fragment is in the file twice", i, samples[i].DecodeTime, samples[i-1].DecodeTime)
+		}
+	}
+	info := capturetest.Probe(t, res.Path) // fails on any ffprobe -v error output
+	if info.Frames != 7*30 || math.Abs(info.Duration-12) > 0.001 {
+		t.Errorf("ffprobe: %d frames, %.3f s; want 210 frames over 12 s", info.Frames, info.Duration)
+	}
+	sc, err := capture.ReadSidecar(dir, "full")
+	if err != nil || sc.State != capture.StateClosed || sc.Error == "" {
+		t.Errorf("sidecar %+v, %v; want closed with the outage noted", sc, err)
+	}
+}
