@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,6 +46,21 @@ var entryIntFields = []string{
 var templateCopied = []string{
 	"name", "tags", "description", "adminTags", "userId", "accessControlId", "entitledUsersEdit",
 	"entitledUsersPublish", "entitledUsersView", "partnerData", "licenseType", "credit", "startDate", "endDate",
+}
+
+// insertOnlyFields are the KalturaBaseEntry properties CAPTURE_DEVICE_ROLE
+// lacks the insert permission for (S deployment/permissions/
+// object.KalturaBaseEntry.ini): on media.add/baseEntry.add they are
+// silently nulled, with only a response header to say so (kaltura.md §5).
+var insertOnlyFields = []string{
+	"referenceId", "categories", "categoriesIds", "entitledUsersEdit", "entitledUsersPublish", "entitledUsersView",
+	"accessControlId", "startDate", "endDate",
+}
+
+// insertDeniedHeader is the response header KalturaObject::validateForInsert
+// adds for a property it nulled.
+func insertDeniedHeader(property string) (string, string) {
+	return "KalturaBaseEntry-" + property + "-error", "Current user has no insert permission for property " + property
 }
 
 // entry is one base/media entry; guarded by Server.mu.
@@ -316,6 +332,16 @@ func (s *Server) entryAdd(r *call, service string) (any, error) {
 	admin := c.SessionType == kapi.SessionAdmin
 	if in.Has("userId") && !admin && in.String("userId") != c.UserID {
 		return nil, errOwnership()
+	}
+	if c.Role == kapi.RoleCaptureDevice {
+		in = maps.Clone(in)
+		for _, k := range insertOnlyFields {
+			if in.Has(k) || in.IsNull(k) {
+				delete(in, k)
+				delete(in, k+"__null")
+				r.addHeader(insertDeniedHeader(k))
+			}
+		}
 	}
 	now := c.Now.Unix()
 	e := &entry{partnerID: c.PartnerID, objectType: objType, str: map[string]string{}, ints: map[string]int64{},
