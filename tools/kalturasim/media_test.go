@@ -145,7 +145,7 @@ func TestMediaAddContent(t *testing.T) {
 		if num(r["status"]) != UploadClosed {
 			t.Fatalf("final chunk: %v", r)
 		}
-		if g := e.ok("media", "get", map[string]string{"ks": ks, "entryId": ent}); num(g["status"]) != EntryPreconvert {
+		if g := e.ok("baseentry", "get", map[string]string{"ks": ks, "entryId": ent}); num(g["status"]) != EntryPreconvert {
 			t.Fatalf("entry: %v", g)
 		}
 		e.srv.AdvanceClock(time.Minute)
@@ -179,7 +179,7 @@ func TestMediaAddContent(t *testing.T) {
 		e.upload(ks, tok, data, "rec.mp4", map[string]string{"resume": "0", "finalChunk": "1"})
 		addContent(ent, tok)
 		e.srv.AdvanceClock(time.Minute)
-		if g := e.ok("media", "get", map[string]string{"ks": ks, "entryId": ent}); num(g["status"]) != EntryConvertError {
+		if g := e.ok("baseentry", "get", map[string]string{"ks": ks, "entryId": ent}); num(g["status"]) != EntryConvertError {
 			t.Fatalf("entry: %v", g)
 		}
 	})
