@@ -82,7 +82,7 @@ func crashTwice(t *testing.T, size int, attached bool, first, second int) {
 		o.SetHook(crashAt(second))
 		q = h.open(o)
 		q.Enqueue(rec)
-		done := func() bool { return h.isReady("c")() || h.hasFault("ENTRY_ID_UNKNOWN")() }
+		done := func() bool { return h.isReady("c")() || h.hasFault("DELIVERED_NOT_VERIFIED")() }
 		if err := h.run(q, done); err != nil && !errors.Is(err, upload.ErrCrash) {
 			t.Fatalf("run 2: %v", err)
 		}
@@ -95,13 +95,14 @@ func crashTwice(t *testing.T, size int, attached bool, first, second int) {
 		for _, p := range crashedAt {
 			lostReply = lostReply || p == "after:multirequest"
 		}
-		if h.hasFault("ENTRY_ID_UNKNOWN")() {
+		if h.hasFault("DELIVERED_NOT_VERIFIED")() {
 			if attached || !lostReply {
 				t.Fatalf("entry id lost although it was knowable (crashes at %v)", crashedAt)
 			}
 			if q.Deletable("c") {
-				t.Error("deletable without READY")
+				t.Error("deletable without READY or acknowledgement")
 			}
+			checkUnverified(t, q, "c")
 			return
 		}
 		if !q.Deletable("c") {
@@ -138,15 +139,18 @@ func TestCrashAfterAddWithoutAttachedObject(t *testing.T) {
 			t.Fatal(err)
 		}
 		q = h.open(h.opts(h.session()))
-		if err := h.run(q, h.hasFault("ENTRY_ID_UNKNOWN")); err != nil {
+		if err := h.run(q, h.hasFault("DELIVERED_NOT_VERIFIED")); err != nil {
 			t.Fatal(err)
 		}
 		h.checkOneEntry(data)
 		if q.Deletable("c") {
 			t.Error("deletable without a known READY entry")
 		}
-		if f := h.faultList()[0]; !strings.Contains(f.Message, "7340012") {
-			t.Errorf("fault does not name the reference id: %+v", f)
+		checkUnverified(t, q, "c")
+		for _, f := range h.faultList() {
+			if f.Code == "DELIVERED_NOT_VERIFIED" && (!strings.Contains(f.Message, "capturebox-event-7340012") || f.Severity != upload.SeverityNotice) {
+				t.Errorf("notice does not name the adminTags value, or is a fault: %+v", f)
+			}
 		}
 	})
 }
@@ -208,3 +212,27 @@ func TestUnappliedAddIsResentAfterSettle(t *testing.T) {
 }
 
 var _ = kaltura.TokenClosed
+
+// checkUnverified: an item delivered but not verified is listed with the
+// event id, the upload token and the adminTags value, is not a fault, keeps
+// its file until acknowledged, and Acknowledge makes it deletable.
+func checkUnverified(t *testing.T, q *upload.Queue, id string) {
+	t.Helper()
+	un := q.Unverified()
+	if len(un) != 1 || un[0].ID != id || un[0].State != upload.StateUnverified || un[0].Fault != nil {
+		t.Fatalf("unverified list %+v", un)
+	}
+	u := un[0].Unverified
+	if u == nil || u.EventID != 7340012 || u.TokenID == "" || u.TokenID != un[0].TokenID || u.AdminTag != "capturebox-event-7340012" {
+		t.Fatalf("unverified record %+v", u)
+	}
+	if q.Deletable(id) {
+		t.Fatal("deletable before acknowledgement")
+	}
+	if err := q.Acknowledge(id); err != nil {
+		t.Fatal(err)
+	}
+	if !q.Deletable(id) || len(q.Unverified()) != 0 {
+		t.Fatal("acknowledged item still listed or not deletable")
+	}
+}

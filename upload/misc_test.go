@@ -32,7 +32,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 				}
 			}
 		}
-		h.fake.AddFault(kfake.Fault{Service: "media", Action: "get", Code: kaltura.CodeInvalidKS, Args: map[string]string{"KSID": "djJ8notARealKSbutLooksLikeOne0123456789abcdefgh"}})
+		h.fake.AddFault(kfake.Fault{Service: "baseentry", Action: "get", Skip: 1, Code: kaltura.CodeInvalidKS, Args: map[string]string{"KSID": "djJ8notARealKSbutLooksLikeOne0123456789abcdefgh"}})
 		q := h.open(h.opts(h.session()))
 		path, data := h.file("r.mp4", 3*65536)
 		q.Enqueue(scheduled("r", path, h.template))

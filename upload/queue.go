@@ -64,6 +64,10 @@ type QueueOptions struct {
 	// AddSettle is how long after a media.add of unknown outcome the queue
 	// waits before sending another one; default 2 min.
 	AddSettle time.Duration
+	// UnverifiedRetention is how long the local file of a recording
+	// delivered but not verified is kept when nobody acknowledges it
+	// (upload.unverified_retention); default 30 days.
+	UnverifiedRetention time.Duration
 	// StuckAfter consecutive failures of one item raise a warning fault
 	// ("upload backlog stuck"); default 8.
 	StuckAfter int
@@ -131,10 +135,16 @@ func (o *QueueOptions) normalize() {
 	if o.AddSettle <= 0 {
 		o.AddSettle = 2 * time.Minute
 	}
+	if o.UnverifiedRetention <= 0 {
+		o.UnverifiedRetention = DefaultUnverifiedRetention
+	}
 	if o.StuckAfter <= 0 {
 		o.StuckAfter = 8
 	}
 }
+
+// DefaultUnverifiedRetention is QueueOptions.UnverifiedRetention's default.
+const DefaultUnverifiedRetention = 30 * 24 * time.Hour
 
 // Queue is the durable upload queue: one JSON state file per recording in
 // a directory, each step's result written atomically before the next step
@@ -579,25 +589,80 @@ func (q *Queue) Retry(id string) error {
 }
 
 // Deletable reports whether the local file of recording id may be deleted:
-// only once its entry is READY in Kaltura.
+// once its entry is READY in Kaltura, or, for a recording delivered but not
+// verified, once a technician acknowledged it or UnverifiedRetention has
+// passed since.
 func (q *Queue) Deletable(id string) bool {
+	now := q.o.Clock.Now()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	it, ok := q.items[id]
-	return ok && it.st.State == StateReady
+	return ok && q.deletable(it.st, now)
 }
 
-// Forget removes a READY item's state file (after retention deleted the
-// recording). Other items cannot be forgotten.
+func (q *Queue) deletable(st itemState, now time.Time) bool {
+	switch st.State {
+	case StateReady:
+		return true
+	case StateUnverified:
+		u := st.Unverified
+		return u != nil && (!u.AckAt.IsZero() || !now.Before(u.At.Add(q.o.UnverifiedRetention)))
+	}
+	return false
+}
+
+// Unverified returns the recordings delivered but not verified that no one
+// has acknowledged yet, oldest first: for the console and the status line.
+func (q *Queue) Unverified() []ItemStatus {
+	var out []ItemStatus
+	for _, it := range q.Items() {
+		if it.State == StateUnverified && it.Unverified != nil && it.Unverified.AckAt.IsZero() {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// Acknowledge records that a technician found (or accepted the loss of
+// the link to) the entry of a recording delivered but not verified: it is
+// no longer listed, and its local file becomes Deletable. Acknowledging
+// twice is harmless; any other state is an error.
+func (q *Queue) Acknowledge(id string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it, ok := q.items[id]
+	if !ok {
+		return fmt.Errorf("upload: no recording %q in the queue", id)
+	}
+	if it.st.State != StateUnverified || it.st.Unverified == nil {
+		return fmt.Errorf("upload: %s is %s, not delivered_unverified: nothing to acknowledge", id, it.st.State)
+	}
+	if !it.st.Unverified.AckAt.IsZero() {
+		return nil
+	}
+	st := it.st.clone()
+	now := q.o.Clock.Now()
+	st.Unverified.AckAt, st.UpdatedAt = now, now
+	if err := q.write(st); err != nil {
+		return fmt.Errorf("upload: acknowledge %s: %w", id, err)
+	}
+	it.st = st
+	q.log.Info("unverified recording acknowledged", "item", id, "admin_tag", st.Unverified.AdminTag, "token", st.Unverified.TokenID)
+	return nil
+}
+
+// Forget removes the state file of an item whose file was Deletable (after
+// retention deleted the recording). Other items cannot be forgotten.
 func (q *Queue) Forget(id string) error {
+	now := q.o.Clock.Now()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	it, ok := q.items[id]
 	if !ok {
 		return nil
 	}
-	if it.st.State != StateReady {
-		return fmt.Errorf("upload: %s is %s, not ready: not forgotten", id, it.st.State)
+	if !q.deletable(it.st, now) {
+		return fmt.Errorf("upload: %s is %s, not deletable: not forgotten", id, it.st.State)
 	}
 	if err := os.Remove(filepath.Join(q.dir, fileNameFor(id))); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("upload: forget %s: %w", id, err)
@@ -627,7 +692,8 @@ func (q *Queue) Items() []ItemStatus {
 		out = append(out, ItemStatus{ID: st.Rec.ID, Title: st.Rec.Title, Path: st.Rec.Path, State: st.State, Size: st.Size,
 			Offset: st.Offset, TokenID: st.TokenID, EntryID: st.EntryID, Fault: st.Fault, Warnings: st.Warnings,
 			LastError: it.rt.lastErr, Attempts: it.rt.attempts, NewTokens: len(st.OldTokens), Short: st.Short,
-			EnqueuedAt: st.EnqueuedAt, UpdatedAt: st.UpdatedAt, seq: st.Seq})
+			EnqueuedAt: st.EnqueuedAt, UpdatedAt: st.UpdatedAt, EventID: st.Rec.EventID, AdminTag: AdminTag(st.Rec),
+			Unverified: st.Unverified, seq: st.Seq})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
 	return out

@@ -33,7 +33,8 @@ func TestQueueHappyPath(t *testing.T) {
 		ent := h.checkOneEntry(data)
 		want := map[string][2]string{
 			"name":            {ent.Name, "BIO 210 - Guest lecture 2025-09-14"}, // 03:00Z is the 14th in EDT
-			"referenceId":     {ent.ReferenceID, "7340012"},
+			"referenceId":     {ent.ReferenceID, ""},                            // dropped for the role: never sent
+			"adminTags":       {ent.AdminTags, "capturebox-event-7340012"},
 			"templateEntryId": {ent.TemplateEntryID, h.template},
 			"description":     {ent.Description, "Week 3"},
 			"tags":            {ent.Tags, "bio"},
@@ -117,7 +118,7 @@ func TestSingleChunkAndAdHoc(t *testing.T) {
 			t.Fatal(err)
 		}
 		ent := h.checkOneEntry(data)
-		if ent.Name != "Room 204 2025-09-15 13:05" || ent.ReferenceID != "a1" || ent.TemplateEntryID != h.template {
+		if ent.Name != "Room 204 2025-09-15 13:05" || ent.AdminTags != "capturebox-recording-a1" || ent.TemplateEntryID != h.template {
 			t.Errorf("ad-hoc entry %+v", ent.MediaEntry)
 		}
 		var ups []kfake.Call

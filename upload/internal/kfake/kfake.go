@@ -538,7 +538,10 @@ func (s *Server) dispatch(service, action string, p map[string]string, fileName 
 			objs = append(objs, s.tokenView(t))
 		}
 		return map[string]any{"objectType": "KalturaUploadTokenListResponse", "objects": objs, "totalCount": len(objs)}, nil
-	case "baseentry.get", "media.get":
+	case "media.get":
+		// CAPTURE_DEVICE may not call media.get (kaltura.md §5).
+		return nil, errf(kaltura.CodeServiceForbidden, "SERVICE", "media->get")
+	case "baseentry.get":
 		e := s.entries[p["entryId"]]
 		if e == nil {
 			return nil, errf(kaltura.CodeEntryIDNotFound, "ENTRY_ID", p["entryId"])
@@ -619,6 +622,7 @@ func (s *Server) mediaAdd(p map[string]string, now time.Time) (any, *apiErr) {
 		if t := s.entries[tid]; t != nil && t.Template && !s.SkipTemplateCopy {
 			e.Name, e.Tags, e.Description = t.Name, t.Tags, t.Description
 			e.EntitledUsersEdit, e.EntitledUsersPublish, e.CategoriesIDs = t.EntitledUsersEdit, t.EntitledUsersPublish, t.CategoriesIDs
+			e.AdminTags = t.AdminTags
 		}
 		e.TemplateEntryID = tid // echoed, proves nothing
 	}
@@ -630,8 +634,8 @@ func (s *Server) mediaAdd(p map[string]string, now time.Time) (any, *apiErr) {
 	set("name", &e.Name)
 	set("description", &e.Description)
 	set("tags", &e.Tags)
-	set("referenceId", &e.ReferenceID)
-	set("categoriesIds", &e.CategoriesIDs)
+	set("adminTags", &e.AdminTags)
+	// referenceId and categoriesIds are dropped for CAPTURE_DEVICE (kaltura.md §5).
 	if e.Name == "" {
 		e.Name = fmt.Sprintf("%d_%d", s.PartnerID, now.Unix())
 	}
