@@ -117,19 +117,16 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	if err != nil {
 		return nil, err
 	}
-	var resources []int64
-	if cfg.Kaltura.ParentResourceID == 0 {
-		resources = []int64{cfg.Kaltura.ResourceID}
-	}
 	b.syncer, err = syncer.New(syncer.Config{
-		Fetcher:     faultingFetcher{inner: fetcher, faults: b.faults},
-		Store:       cache.New(b.path("schedule")),
-		Clock:       func() (time.Time, bool) { return time.Now(), b.trust.Trusted() },
-		ResourceIDs: resources,
-		Interval:    cfg.Sync.Interval,
-		Jitter:      jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
-		Logger:      log.With("part", "sync"),
-		Rand:        newRand(seed),
+		Fetcher:    faultingFetcher{inner: fetcher, faults: b.faults},
+		Store:      cache.New(b.path("schedule")),
+		Clock:      func() (time.Time, bool) { return time.Now(), b.trust.Trusted() },
+		ResourceID: cfg.Kaltura.ResourceID,
+		RoomID:     cfg.Kaltura.ParentResourceID,
+		Interval:   cfg.Sync.Interval,
+		Jitter:     jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
+		Logger:     log.With("part", "sync"),
+		Rand:       newRand(seed),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firmware: sync: %w", err)
@@ -244,9 +241,6 @@ func (b *box) newFetcher(client *kaltura.Client) (syncer.Fetcher, error) {
 		ResourceID:       cfg.Kaltura.ResourceID,
 		ParentResourceID: cfg.Kaltura.ParentResourceID,
 		AllTypes:         !cfg.Sync.RecordOnly,
-	}
-	if filter.ParentResourceID != 0 {
-		filter.ResourceID = 0
 	}
 	switch cfg.Sync.Transport {
 	case config.TransportFTP:

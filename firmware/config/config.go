@@ -86,7 +86,11 @@ type Kaltura struct {
 	AppTokenHashType string `toml:"app_token_hash_type"`
 	// ResourceID is the box's CAMERA schedule resource. Required, > 0.
 	ResourceID int64 `toml:"resource_id"`
-	// ParentResourceID is the optional LOCATION resource above it; 0 = none.
+	// ParentResourceID is the room/location resource id: the LOCATION
+	// resource the camera stands in, used together with the camera's
+	// ResourceID — the box records events booked on the camera or on the
+	// room, never those of a sibling camera of the room (kaltura.md §8).
+	// 0 = none.
 	ParentResourceID int64 `toml:"parent_resource_id"`
 	// DefaultTemplateEntryID is the template entry for ad-hoc recordings
 	// (10 characters of [0-9a-z_]). Default "": the partner's conversion
