@@ -68,6 +68,18 @@ type QueueOptions struct {
 	// delivered but not verified is kept when nobody acknowledges it
 	// (upload.unverified_retention); default 30 days.
 	UnverifiedRetention time.Duration
+	// ConfigRecheck is how often a queue stopped by a configuration fault
+	// (credentials, permissions) tries again on its own; the fault clears
+	// by itself once a call works (Recheck tries at once). Default 5 min.
+	ConfigRecheck time.Duration
+	// BacklogStall: when items wait and no step has succeeded for this
+	// long, the queue raises UPLOAD_BACKLOG_STALLED (Stalled); it clears
+	// when a step succeeds again. Default 30 min.
+	BacklogStall time.Duration
+	// OnResume is called (from the queue's goroutine; it must not block)
+	// when a queue-wide fault — a configuration stop or a stalled backlog
+	// — cleared by itself.
+	OnResume func()
 	// StuckAfter consecutive failures of one item raise a warning fault
 	// ("upload backlog stuck"); default 8.
 	StuckAfter int
@@ -75,9 +87,11 @@ type QueueOptions struct {
 	// for each new fault.
 	OnFault func(Fault)
 	// OnReady is called when a recording's entry is READY: from then on
-	// Deletable(id) is true and retention may delete the file. Run also
-	// calls it at its start for every item already READY (a crash may have
-	// come between persisting READY and the call), so it must be idempotent.
+	// Deletable(id) is true and retention may delete the file. The queue
+	// records that it called OnReady; Run calls it at its start for every
+	// READY item not yet recorded (a crash may have come between persisting
+	// READY and the call), so it is called once per item, or, after a crash
+	// at that point, twice: it must be idempotent.
 	OnReady func(id, entryID string)
 
 	hook func(point string) error // tests: simulated crashes
@@ -138,6 +152,12 @@ func (o *QueueOptions) normalize() {
 	if o.UnverifiedRetention <= 0 {
 		o.UnverifiedRetention = DefaultUnverifiedRetention
 	}
+	if o.ConfigRecheck <= 0 {
+		o.ConfigRecheck = 5 * time.Minute
+	}
+	if o.BacklogStall <= 0 {
+		o.BacklogStall = 30 * time.Minute
+	}
 	if o.StuckAfter <= 0 {
 		o.StuckAfter = 8
 	}
@@ -156,13 +176,21 @@ type Queue struct {
 	log  *slog.Logger
 	wake chan struct{}
 
-	mu       sync.Mutex
-	items    map[string]*qitem
-	seq      int64
-	paused   *Fault // queue-wide fault (credentials, permissions)
-	backoff  time.Time
-	failures int
-	running  bool
+	mu     sync.Mutex
+	items  map[string]*qitem
+	seq    int64
+	paused *Fault // queue-wide fault (credentials, permissions)
+	// recheckAt is when a paused queue tries again by itself.
+	recheckAt time.Time
+	// rechecking: the current step runs while paused (a re-check).
+	rechecking bool
+	// lastProgress is when a step last succeeded, or the queue last had
+	// nothing to do; stalled is the backlog fault raised from it.
+	lastProgress time.Time
+	stalled      *Fault
+	backoff      time.Time
+	failures     int
+	running      bool
 }
 
 type qitem struct {
@@ -293,10 +321,26 @@ func (q *Queue) emit(f Fault) {
 	}
 }
 
+// readied tells OnReady that an item is READY, then records that it was
+// told, so that a restart does not announce it again (a crash between the
+// two announces it once more: at least once, almost always once).
 func (q *Queue) readied(st itemState) {
 	if q.o.OnReady != nil {
 		q.o.OnReady(st.Rec.ID, st.EntryID)
 	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it, ok := q.items[st.Rec.ID]
+	if !ok || it.st.State != StateReady || it.st.ReadyNotified {
+		return
+	}
+	next := it.st.clone()
+	next.ReadyNotified = true
+	if err := q.write(next); err != nil {
+		q.log.Warn("recording that READY was announced", "item", st.Rec.ID, "err", err)
+		return
+	}
+	it.st = next
 }
 
 // commit returns the commit function of an item: persist, then publish.
@@ -327,9 +371,11 @@ func (q *Queue) next(now time.Time) (*qitem, itemState, time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.paused != nil {
-		return nil, itemState{}, -1
-	}
-	if now.Before(q.backoff) {
+		if now.Before(q.recheckAt) {
+			return nil, itemState{}, q.recheckAt.Sub(now)
+		}
+		q.rechecking = true
+	} else if now.Before(q.backoff) {
 		return nil, itemState{}, q.backoff.Sub(now)
 	}
 	var best *qitem
@@ -349,6 +395,11 @@ func (q *Queue) next(now time.Time) (*qitem, itemState, time.Duration) {
 		}
 	}
 	if best == nil {
+		q.rechecking = false
+		if wait < 0 {
+			// Nothing waits: the backlog is empty, not stalled.
+			q.lastProgress = now
+		}
 		return nil, itemState{}, wait
 	}
 	return best, best.st.clone(), 0
@@ -363,6 +414,7 @@ func (q *Queue) Run(ctx context.Context) error {
 		return errors.New("upload: queue already running")
 	}
 	q.running = true
+	q.lastProgress = q.o.Clock.Now()
 	q.mu.Unlock()
 	defer func() {
 		q.mu.Lock()
@@ -372,7 +424,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	q.mu.Lock()
 	var ready []itemState
 	for _, it := range q.items {
-		if it.st.State == StateReady {
+		if it.st.State == StateReady && !it.st.ReadyNotified {
 			ready = append(ready, it.st.clone())
 		}
 	}
@@ -460,7 +512,21 @@ func (q *Queue) handle(it *qitem, err error) {
 		q.failures = 0
 		it.rt.failures = 0
 		it.rt.lastErr = ""
+		q.lastProgress = now
+		resumed := q.paused != nil || q.stalled != nil
+		was := q.paused
+		q.paused, q.stalled, q.rechecking = nil, nil, false
 		q.mu.Unlock()
+		if resumed {
+			if was != nil {
+				q.log.Info("upload configuration works again; uploads resumed", "code", was.Code, "setting", was.Setting)
+			} else {
+				q.log.Info("upload backlog moving again")
+			}
+			if q.o.OnResume != nil {
+				q.o.OnResume()
+			}
+		}
 		return
 	}
 	var w *waitError
@@ -487,20 +553,42 @@ func (q *Queue) handle(it *qitem, err error) {
 		f := Fault{Severity: SeverityError, Code: kaltura.Code(err), Setting: settingFor(err),
 			Message: "uploads stopped: " + err.Error(), Time: now}
 		q.mu.Lock()
+		same := q.paused != nil && q.paused.Code == f.Code && q.paused.Setting == f.Setting && q.paused.Message == f.Message
 		q.paused = &f
+		q.rechecking = false
+		q.recheckAt = now.Add(q.o.ConfigRecheck)
 		it.rt.lastErr = err.Error()
 		q.mu.Unlock()
+		if same {
+			q.log.Info("upload configuration still refused; checking again later", "code", f.Code, "setting", f.Setting, "next_check", q.o.ConfigRecheck)
+			return
+		}
 		q.emit(f)
 		return
 	}
 	// Transient or unknown: back off the whole queue (the cause, e.g. the
 	// network or a rate limit, concerns every item).
 	q.mu.Lock()
+	if q.rechecking && q.paused != nil {
+		// A re-check of a configuration fault failed for another reason
+		// (the network): keep the fault, check again later.
+		q.rechecking = false
+		q.recheckAt = now.Add(q.o.ConfigRecheck)
+		q.mu.Unlock()
+		q.log.Warn("upload configuration re-check failed; checking again later", "err", err, "next_check", q.o.ConfigRecheck)
+		return
+	}
 	q.failures++
 	it.rt.failures++
 	it.rt.lastErr = err.Error()
 	d := backoff(q.failures, q.o.MinBackoff, q.o.MaxBackoff, q.o.Rand)
 	q.backoff = now.Add(d)
+	var stall *Fault
+	if q.stalled == nil && now.Sub(q.lastProgress) >= q.o.BacklogStall {
+		stall = &Fault{Severity: SeverityWarning, Code: "UPLOAD_BACKLOG_STALLED", Time: now,
+			Message: fmt.Sprintf("no upload has made progress for %s: last error: %v", now.Sub(q.lastProgress).Round(time.Second), err)}
+		q.stalled = stall
+	}
 	stuck := it.rt.failures >= q.o.StuckAfter && !it.rt.stuckReported
 	if stuck {
 		it.rt.stuckReported = true
@@ -510,6 +598,9 @@ func (q *Queue) handle(it *qitem, err error) {
 	q.log.Warn("upload step failed; backing off", "item", id, "err", err, "class", kaltura.Classify(err), "retry_in", d)
 	if stuck {
 		q.emit(Fault{ItemID: id, Severity: SeverityWarning, Code: "UPLOAD_STUCK", Message: fmt.Sprintf("upload keeps failing (%d attempts): %v", it.rt.failures, err), Time: now})
+	}
+	if stall != nil {
+		q.emit(*stall)
 	}
 }
 
@@ -669,6 +760,29 @@ func (q *Queue) Forget(id string) error {
 	}
 	delete(q.items, id)
 	return syncDir(q.dir)
+}
+
+// Recheck makes a queue stopped by a configuration fault try again at once
+// (the console's sync, a configuration change), and ends the current
+// backoff. Unlike Retry(""), the fault stays until a call works.
+func (q *Queue) Recheck() {
+	q.mu.Lock()
+	q.recheckAt = time.Time{}
+	q.backoff = time.Time{}
+	q.mu.Unlock()
+	q.poke()
+}
+
+// Stalled returns the fault raised when the backlog stopped moving
+// (UPLOAD_BACKLOG_STALLED), or nil.
+func (q *Queue) Stalled() *Fault {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stalled == nil {
+		return nil
+	}
+	f := *q.stalled
+	return &f
 }
 
 // Paused returns the queue-wide fault that stopped uploads, or nil.

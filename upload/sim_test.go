@@ -53,7 +53,7 @@ func newSimEnv(t *testing.T) *simEnv {
 func (e *simEnv) session(t *testing.T, timeout time.Duration) *kaltura.Session {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, err := kaltura.New(kaltura.Options{BaseURL: e.url, AllowInsecureHTTP: true, Timeout: timeout, UploadTimeout: timeout, Logger: log})
+	c, err := kaltura.New(kaltura.Options{BaseURL: e.url, AllowInsecureHTTP: true, Timeout: timeout, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,12 +140,14 @@ type itemState struct {
 	// NO_CATEGORIES notice is given once).
 	CategoriesChecked bool        `json:"categories_checked,omitempty"`
 	Unverified        *Unverified `json:"unverified,omitempty"`
-	Short             bool        `json:"short,omitempty"`
-	FailedIn          State       `json:"failed_in,omitempty"`
-	Fault             *Fault      `json:"fault,omitempty"`
-	Warnings          []Fault     `json:"warnings,omitempty"`
-	EnqueuedAt        time.Time   `json:"enqueued_at"`
-	UpdatedAt         time.Time   `json:"updated_at"`
+	// ReadyNotified: OnReady was told this item is READY.
+	ReadyNotified bool      `json:"ready_notified,omitempty"`
+	Short         bool      `json:"short,omitempty"`
+	FailedIn      State     `json:"failed_in,omitempty"`
+	Fault         *Fault    `json:"fault,omitempty"`
+	Warnings      []Fault   `json:"warnings,omitempty"`
+	EnqueuedAt    time.Time `json:"enqueued_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func (s *itemState) clone() itemState {
