@@ -145,9 +145,11 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		MaxBackoff:             cfg.Upload.MaxBackoff,
 		// A backlog is "stuck" (a fault for a person) after about an hour
 		// of failures, not after a passing network outage.
-		StuckAfter: 15,
-		OnFault:    b.onUploadFault,
-		OnReady:    b.onReady,
+		StuckAfter:          15,
+		OnFault:             b.onUploadFault,
+		OnReady:             b.onReady,
+		OnResume:            func() { go b.refreshUploadFault() },
+		UnverifiedRetention: cfg.Upload.UnverifiedRetention,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firmware: upload queue: %w", err)
@@ -183,6 +185,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.sup = supervisor.New(log.With("part", "supervisor"), supervisor.Policy{})
 	b.console = console.New(log, "capturebox> ")
 	b.registerCommands()
+	b.registerUnverified()
 	return b, nil
 }
 
@@ -396,8 +399,14 @@ func (b *box) onHealth(h capture.Health) {
 }
 
 func (b *box) onUploadFault(f upload.Fault) {
+	if f.Severity == upload.SeverityNotice {
+		// For the console and the log, never the LED (a template without
+		// categories, a recording delivered but not verified).
+		b.log.Warn("upload notice", "item", f.ItemID, "code", f.Code, "setting", f.Setting, "msg", f.Message)
+		return
+	}
 	b.log.Error("upload fault", "item", f.ItemID, "code", f.Code, "setting", f.Setting, "msg", f.Message)
-	if f.Severity == "warning" && f.ItemID != "" {
+	if (f.Severity == "warning" && f.ItemID != "") || f.Code == "UPLOAD_BACKLOG_STALLED" {
 		b.faults.set("upload", "UPLOAD STUCK")
 		return
 	}
@@ -412,7 +421,7 @@ func (b *box) onUploadFault(f upload.Fault) {
 // stopped by a fault any more (the credentials were fixed, a stuck item went
 // through, a technician retried).
 func (b *box) refreshUploadFault() {
-	if b.queue.Paused() != nil {
+	if b.queue.Paused() != nil || b.queue.Stalled() != nil {
 		return
 	}
 	for _, it := range b.queue.Items() {

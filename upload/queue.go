@@ -272,6 +272,10 @@ func (q *Queue) Enqueue(r Recording) error {
 	if err := q.write(st); err != nil {
 		return fmt.Errorf("upload: enqueue %s: %w", r.ID, err)
 	}
+	if !q.pendingLocked() {
+		// The backlog was empty: it starts moving (or stalling) now.
+		q.lastProgress = now
+	}
 	q.seq++
 	q.items[r.ID] = &qitem{st: st, rt: runtime{firstSeen: now}}
 	q.log.Info("recording queued", "item", r.ID, "bytes", st.Size, "state", st.State)
@@ -280,6 +284,16 @@ func (q *Queue) Enqueue(r Recording) error {
 	}
 	q.poke()
 	return nil
+}
+
+// pendingLocked reports whether an item waits for work; q.mu is held.
+func (q *Queue) pendingLocked() bool {
+	for _, it := range q.items {
+		if !it.st.State.Terminal() {
+			return true
+		}
+	}
+	return false
 }
 
 // uploadFileName is the file name sent with the upload: the real base name,
@@ -653,6 +667,9 @@ func (q *Queue) Retry(id string) error {
 	it, ok := q.items[id]
 	if !ok {
 		return fmt.Errorf("upload: no recording %q in the queue", id)
+	}
+	if !q.pendingLocked() {
+		q.lastProgress = q.o.Clock.Now()
 	}
 	st := it.st.clone()
 	switch st.State {

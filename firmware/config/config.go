@@ -162,6 +162,10 @@ type Upload struct {
 	// Retention keeps an uploaded recording this long after its entry is
 	// READY, space permitting. Default 7d.
 	Retention time.Duration `toml:"retention"`
+	// UnverifiedRetention keeps a recording delivered to Kaltura but not
+	// verified (its entry id was lost) this long when no technician
+	// acknowledges it on the console (ack). Default 30d.
+	UnverifiedRetention time.Duration `toml:"unverified_retention"`
 	// MinFreeSpace is the free space the disk guard keeps. Default 2GiB.
 	MinFreeSpace Size `toml:"min_free_space"`
 	// MaxBackoff caps the retry delay of a failing upload. Default 10m.
@@ -234,10 +238,11 @@ func Default() *Config {
 			Dir:         "/data/capturebox/recordings",
 		},
 		Upload: Upload{
-			ChunkSize:    4 * MiB,
-			Retention:    7 * Day,
-			MinFreeSpace: 2 * GiB,
-			MaxBackoff:   10 * time.Minute,
+			ChunkSize:           4 * MiB,
+			Retention:           7 * Day,
+			UnverifiedRetention: 30 * Day,
+			MinFreeSpace:        2 * GiB,
+			MaxBackoff:          10 * time.Minute,
 		},
 		Clock: Clock{
 			NTPServers: []string{"pool.ntp.org"},
