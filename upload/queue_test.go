@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/capturebox/capturebox/upload"
-	"github.com/capturebox/capturebox/upload/internal/kfake"
+	"github.com/capturebox/capturebox/upload/internal/simtest"
 	"github.com/capturebox/capturebox/upload/kaltura"
 )
 
@@ -121,7 +121,7 @@ func TestSingleChunkAndAdHoc(t *testing.T) {
 		if ent.Name != "Room 204 2025-09-15 13:05" || ent.AdminTags != "capturebox-recording-a1" || ent.TemplateEntryID != h.template {
 			t.Errorf("ad-hoc entry %+v", ent.MediaEntry)
 		}
-		var ups []kfake.Call
+		var ups []simtest.Call
 		for _, c := range h.fake.Calls() {
 			if c.Action == "upload" {
 				ups = append(ups, c)
@@ -138,9 +138,9 @@ func TestResumeAfterLostReplies(t *testing.T) {
 		h := newHarness(t)
 		// The second chunk and the final chunk are processed by the server
 		// but their replies are lost; then a network error on the next get.
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, LoseReply: true})
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "upload", Skip: 2, LoseReply: true})
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "get", HTTPStatus: 503})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, LoseReply: true})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "upload", Skip: 2, LoseReply: true})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "get", HTTPStatus: 503})
 		q := h.open(h.opts(h.session()))
 		path, data := h.file("r.mp4", 3*65536)
 		q.Enqueue(scheduled("r", path, h.template))
@@ -169,8 +169,8 @@ func TestResumeAfterLostReplies(t *testing.T) {
 func TestFinalChunkRepeatedAndSizeMismatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, Code: kaltura.CodeUploadTokenCannotMatchSize})
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, LoseReply: true})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, Code: kaltura.CodeUploadTokenCannotMatchSize})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, LoseReply: true})
 		q := h.open(h.opts(h.session()))
 		path, data := h.file("r.mp4", 65536+100)
 		q.Enqueue(scheduled("r", path, h.template))
@@ -198,7 +198,7 @@ func TestRepeatedFinalChunkAcceptsFullUpload(t *testing.T) {
 		// The final chunk is applied, but the box is told
 		// UPLOAD_TOKEN_INVALID_STATUS_FOR_UPLOAD (what a repeated final chunk
 		// gets): it must read the token and accept FULL_UPLOAD.
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, Code: kaltura.CodeUploadTokenInvalidStatus, AfterProcess: true})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, Code: kaltura.CodeUploadTokenInvalidStatus, AfterProcess: true})
 		q := h.open(h.opts(h.session()))
 		path, data := h.file("r.mp4", 65536+1000)
 		q.Enqueue(scheduled("r", path, h.template))
@@ -227,7 +227,7 @@ func TestRepeatedFinalChunkAcceptsFullUpload(t *testing.T) {
 func TestTokenRestartRecorded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, Code: kaltura.CodeUploadPassedMaxResumeTime})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, Code: kaltura.CodeUploadPassedMaxResumeTime})
 		q := h.open(h.opts(h.session()))
 		path, data := h.file("r.mp4", 3*65536)
 		q.Enqueue(scheduled("r", path, h.template))
@@ -247,9 +247,9 @@ func TestTokenRestartRecorded(t *testing.T) {
 func TestTransientErrorsBackOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "add", Times: 4, Code: kaltura.CodeActionBlocked})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "add", Times: 4, Code: kaltura.CodeActionBlocked})
 		var adds []time.Time
-		h.fake.OnCall = func(c kfake.Call) {
+		h.fake.OnCall = func(c simtest.Call) {
 			if c.Service == "uploadtoken" && c.Action == "add" {
 				adds = append(adds, time.Now())
 			}
@@ -296,7 +296,9 @@ func TestTemplateFaults(t *testing.T) {
 			t.Errorf("item %+v", it)
 		}
 		// The admin creates the template; Retry resumes where it stopped.
-		h.fake.AddTemplate(kaltura.MediaEntry{ID: "1_missing", EntitledUsersEdit: "x"})
+		if _, err := h.fake.AddTemplate(kaltura.MediaEntry{ID: "1_missing", EntitledUsersEdit: "x"}); err != nil {
+			t.Fatal(err)
+		}
 		if err := q.Retry("r"); err != nil {
 			t.Fatal(err)
 		}
@@ -344,8 +346,7 @@ func TestTemplateNotCopiedIsReported(t *testing.T) {
 func TestConversionErrorIsFault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		h.fake.ConvertError = true
-		h.fake.ReadyAfterGets = 3
+		h.fake.ConvertError()
 		q := h.open(h.opts(h.session()))
 		path, _ := h.file("r.mp4", 100)
 		q.Enqueue(scheduled("r", path, h.template))
@@ -463,8 +464,8 @@ func TestEntryAlreadyWithContentIsSuccess(t *testing.T) {
 		// addContent inside the multirequest fails transiently; the separate
 		// retry is applied but its reply is lost; the next retry gets
 		// ENTRY_ALREADY_WITH_CONTENT, which is success.
-		h.fake.AddFault(kfake.Fault{Service: "media", Action: "addcontent", Code: kaltura.CodeLockTimedOut})
-		h.fake.AddFault(kfake.Fault{Service: "media", Action: "addcontent", LoseReply: true})
+		h.fake.AddFault(simtest.Fault{Service: "media", Action: "addcontent", Code: kaltura.CodeLockTimedOut})
+		h.fake.AddFault(simtest.Fault{Service: "media", Action: "addcontent", LoseReply: true})
 		q := h.open(h.opts(h.session()))
 		path, data := h.file("r.mp4", 1000)
 		q.Enqueue(scheduled("r", path, h.template))
@@ -491,7 +492,7 @@ func TestOldestFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		var order []string
-		h.fake.OnCall = func(c kfake.Call) {
+		h.fake.OnCall = func(c simtest.Call) {
 			if c.Service == "uploadtoken" && c.Action == "add" {
 				order = append(order, c.Params["uploadToken:fileName"])
 			}

@@ -85,6 +85,8 @@ type entry struct {
 // EntrySpec describes a template (or any) entry created through the admin
 // API. Fields holds further API properties by name (e.g. "licenseType").
 type EntrySpec struct {
+	// ID is the entry id; "" draws one. An id already in use is an error.
+	ID                   string            `json:"id,omitempty"`
 	PartnerID            int64             `json:"partnerId,omitempty"`
 	Name                 string            `json:"name,omitempty"`
 	Description          string            `json:"description,omitempty"`
@@ -233,7 +235,12 @@ func (s *Server) AddTemplateEntry(spec EntrySpec) (EntryInfo, error) {
 	if s.partners[spec.PartnerID] == nil {
 		return EntryInfo{}, fmt.Errorf("kalturasim: add template: unknown partner %d", spec.PartnerID)
 	}
-	e.id = s.newEntryID()
+	e.id = spec.ID
+	if e.id == "" {
+		e.id = s.newEntryID()
+	} else if _, dup := s.entries[e.id]; dup {
+		return EntryInfo{}, fmt.Errorf("kalturasim: add template: entry %s exists", e.id)
+	}
 	s.entries[e.id] = e
 	s.entryOrder = append(s.entryOrder, e.id)
 	return e.info(), nil
