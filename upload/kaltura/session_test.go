@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capturebox/capturebox/upload/internal/simtest"
+	"github.com/capturebox/capturebox/tools/kalturasim/simtest"
 	"github.com/capturebox/capturebox/upload/kaltura"
 )
 
