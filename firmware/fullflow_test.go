@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -26,6 +27,7 @@ import (
 	"github.com/capturebox/capturebox/hal/haltest"
 	"github.com/capturebox/capturebox/tools/kalturasim"
 	simsched "github.com/capturebox/capturebox/tools/kalturasim/schedule"
+	"github.com/capturebox/capturebox/upload"
 )
 
 // handlerTransport carries HTTP requests to a handler in memory, so that the
@@ -239,11 +241,16 @@ func TestSchoolDay(t *testing.T) {
 		if strings.HasPrefix(r.id, "adhoc") {
 			tplWant = tplAdHoc
 		}
-		// Scheduled recordings carry their Kaltura event id; ad-hoc ones
-		// their unique local recording id.
-		ref := map[string]string{"CHEM": refS, "BIO ": refB, "Room": r.id}[e.Fields["name"][:4]]
-		if e.Fields["referenceId"] != ref {
-			t.Errorf("entry %s (%s) referenceId %q, want %q", e.ID, e.Fields["name"], e.Fields["referenceId"], ref)
+		// Scheduled recordings carry their Kaltura event id in adminTags;
+		// ad-hoc ones their unique local recording id (referenceId is
+		// dropped by the server for the CAPTURE_DEVICE role, kaltura.md §5).
+		tag := map[string]string{"CHEM": "capturebox-event-" + refS, "BIO ": "capturebox-event-" + refB,
+			"Room": upload.AdminTag(upload.Recording{ID: r.id})}[e.Fields["name"][:4]]
+		if !slices.Contains(strings.Split(e.Fields["adminTags"], ","), tag) {
+			t.Errorf("entry %s (%s) adminTags %q, want it to hold %q", e.ID, e.Fields["name"], e.Fields["adminTags"], tag)
+		}
+		if e.Fields["referenceId"] != "" {
+			t.Errorf("entry %s (%s) has referenceId %q: the role cannot set it", e.ID, e.Fields["name"], e.Fields["referenceId"])
 		}
 		copied := map[string]string{tplEvent: "ta@uni.example", tplAdHoc: "av@uni.example"}[tplWant]
 		if e.Fields["entitledUsersEdit"] != copied {

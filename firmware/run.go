@@ -118,19 +118,16 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	if err != nil {
 		return nil, err
 	}
-	var resources []int64
-	if cfg.Kaltura.ParentResourceID == 0 {
-		resources = []int64{cfg.Kaltura.ResourceID}
-	}
 	b.syncer, err = syncer.New(syncer.Config{
-		Fetcher:     faultingFetcher{inner: fetcher, faults: b.faults},
-		Store:       cache.New(b.path("schedule")),
-		Clock:       func() (time.Time, bool) { return time.Now(), b.trust.Trusted() },
-		ResourceIDs: resources,
-		Interval:    cfg.Sync.Interval,
-		Jitter:      jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
-		Logger:      log.With("part", "sync"),
-		Rand:        newRand(seed),
+		Fetcher:    faultingFetcher{inner: fetcher, faults: b.faults},
+		Store:      cache.New(b.path("schedule")),
+		Clock:      func() (time.Time, bool) { return time.Now(), b.trust.Trusted() },
+		ResourceID: cfg.Kaltura.ResourceID,
+		RoomID:     cfg.Kaltura.ParentResourceID,
+		Interval:   cfg.Sync.Interval,
+		Jitter:     jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
+		Logger:     log.With("part", "sync"),
+		Rand:       newRand(seed),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firmware: sync: %w", err)
@@ -149,9 +146,11 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		MaxBackoff:             cfg.Upload.MaxBackoff,
 		// A backlog is "stuck" (a fault for a person) after about an hour
 		// of failures, not after a passing network outage.
-		StuckAfter: 15,
-		OnFault:    b.onUploadFault,
-		OnReady:    b.onReady,
+		StuckAfter:          15,
+		OnFault:             b.onUploadFault,
+		OnReady:             b.onReady,
+		OnResume:            func() { go b.refreshUploadFault() },
+		UnverifiedRetention: cfg.Upload.UnverifiedRetention,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firmware: upload queue: %w", err)
@@ -200,6 +199,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.sup = supervisor.New(log.With("part", "supervisor"), supervisor.Policy{})
 	b.console = console.New(log, "capturebox> ")
 	b.registerCommands()
+	b.registerUnverified()
 	return b, nil
 }
 
@@ -273,9 +273,6 @@ func NewFetcher(cfg *config.Config, client *kaltura.Client, session *kaltura.Ses
 		ResourceID:       cfg.Kaltura.ResourceID,
 		ParentResourceID: cfg.Kaltura.ParentResourceID,
 		AllTypes:         !cfg.Sync.RecordOnly,
-	}
-	if filter.ParentResourceID != 0 {
-		filter.ResourceID = 0
 	}
 	switch cfg.Sync.Transport {
 	case config.TransportFTP:
@@ -464,8 +461,14 @@ func (b *box) onGuardShort(short int64) {
 }
 
 func (b *box) onUploadFault(f upload.Fault) {
+	if f.Severity == upload.SeverityNotice {
+		// For the console and the log, never the LED (a template without
+		// categories, a recording delivered but not verified).
+		b.log.Warn("upload notice", "item", f.ItemID, "code", f.Code, "setting", f.Setting, "msg", f.Message)
+		return
+	}
 	b.log.Error("upload fault", "item", f.ItemID, "code", f.Code, "setting", f.Setting, "msg", f.Message)
-	if f.Severity == "warning" && f.ItemID != "" {
+	if (f.Severity == "warning" && f.ItemID != "") || f.Code == "UPLOAD_BACKLOG_STALLED" {
 		b.faults.set("upload", "UPLOAD STUCK")
 		return
 	}
@@ -480,7 +483,7 @@ func (b *box) onUploadFault(f upload.Fault) {
 // stopped by a fault any more (the credentials were fixed, a stuck item went
 // through, a technician retried).
 func (b *box) refreshUploadFault() {
-	if b.queue.Paused() != nil {
+	if b.queue.Paused() != nil || b.queue.Stalled() != nil {
 		return
 	}
 	for _, it := range b.queue.Items() {

@@ -12,6 +12,7 @@
 //	queued → token_created(id) → uploading(offset) → uploaded
 //	  → adding_entry (intent) → [entry_created(id)] → content_added(id) → ready
 //	any step → failed(fault)          short recordings → kept_local (by policy)
+//	token CLOSED, entry id lost → delivered_unverified (terminal, listed, acknowledged)
 //
 // The middle chunks of a file go QueueOptions.ChunksInFlight at a time
 // (default 2; the first and the final chunk go alone): one uploading step
@@ -45,13 +46,16 @@
 // Hence no second entry with the recording is ever created. The gap: when
 // the token is CLOSED but the reply naming the entry was lost, the entry id
 // must come from the server. The token's attachedObjectId is used when it
-// names an entry whose referenceId is this recording's (checked with
-// baseEntry.get); the real server fills it only in some flows (S
+// names an entry whose adminTags carry this recording's AdminTag (checked
+// with baseEntry.get); the real server fills it only in some flows (S
 // kUploadedFileTokenResource::attachCreatedObject, called when the token
 // was not yet complete, and then with the flavor asset), so usually it
-// cannot help. The item then fails with ENTRY_ID_UNKNOWN naming the
-// referenceId to look for in the KMC; the recording is in Kaltura exactly
-// once and the local file is never deleted automatically. Rarer still: if
+// cannot help. The item then ends "delivered, not verified"
+// (delivered_unverified): the recording is in Kaltura exactly once, the
+// console lists the event id, the upload token id and the adminTags value
+// to search for in the KMC, and the local file is kept until a technician
+// acknowledges it (Acknowledge) or QueueOptions.UnverifiedRetention runs
+// out. It is not a fault. Rarer still: if
 // the server died between the two halves of the multirequest, an EMPTY
 // entry can be left behind (the box may not delete entries).
 //
@@ -59,6 +63,15 @@
 // whole queue off with jittered exponential delays; configuration faults
 // stop the item (template missing, bad metadata) or, when they concern every
 // item (credentials, permissions), pause the queue; each raises a Fault
-// naming the setting to fix. Items are never dropped: only a READY item is
-// Deletable, and only a READY item can be forgotten.
+// naming the setting to fix. Items are never dropped: only a READY item, or
+// an unverified one acknowledged or past its retention, is Deletable and
+// can be forgotten.
+//
+// The entry carries no referenceId and no categoriesIds: the server drops
+// both for CAPTURE_DEVICE (kaltura.md §5). The event id travels in
+// adminTags (AdminTag, merged with the template's); an entry whose template
+// has no categories reaches no course, which the item's record, the log and
+// the console say (NO_CATEGORIES notice) without holding the upload. The
+// entry is followed to READY with baseEntry.get (media.get is forbidden to
+// the role).
 package upload

@@ -189,30 +189,39 @@ func (e *engine) restartToken(st itemState, commit commitFunc, cause error) erro
 
 // closedToken handles a token that is CLOSED: it was attached to an entry.
 // The entry is the one the box knows (st.EntryID), or the token's
-// attachedObjectId — accepted only after baseEntry.get shows an entry with
-// this recording's referenceId (the real server fills attachedObject* only
-// in some flows, and then may name a flavor asset, not the entry).
+// attachedObjectId — accepted only after baseEntry.get shows an entry that
+// carries this recording's admin tag (the real server fills attachedObject*
+// only in some flows, and then may name a flavor asset, not the entry).
+// When neither names the entry, the recording reached Kaltura but its entry
+// cannot be found by this role: the item ends "delivered, not verified".
 func (e *engine) closedToken(ctx context.Context, st itemState, tok *kaltura.UploadToken, commit commitFunc) error {
 	id := st.EntryID
+	tag := AdminTag(st.Rec)
 	if id == "" && tok.AttachedObjectID != "" {
 		var ent kaltura.MediaEntry
 		err := e.api.Call(ctx, "baseentry", "get", url.Values{"entryId": {tok.AttachedObjectID}}, &ent)
 		switch {
-		case err == nil && ent.ReferenceID == referenceID(st.Rec):
+		case err == nil && hasTag(ent.AdminTags, tag):
 			id = tok.AttachedObjectID
 		case err != nil && kaltura.Classify(err) != kaltura.ClassNotFound:
 			return fmt.Errorf("checking the entry of a closed upload token: %w", err)
 		}
 	}
 	if id == "" {
-		return &itemFault{Fault{Code: "ENTRY_ID_UNKNOWN", Severity: SeverityError,
-			Message: fmt.Sprintf("the recording reached Kaltura exactly once (upload token %s is attached) but the reply naming its entry was lost and the server does not report it; find the entry by reference id %q", st.TokenID, referenceID(st.Rec))}}
+		now := e.clock.Now()
+		st.State = StateUnverified
+		st.Unverified = &Unverified{At: now, TokenID: st.TokenID, AdminTag: tag, EventID: st.Rec.EventID}
+		st.Warnings = append(st.Warnings, Fault{ItemID: st.Rec.ID, Severity: SeverityNotice, Code: "DELIVERED_NOT_VERIFIED",
+			Message: fmt.Sprintf("recording delivered to Kaltura exactly once (upload token %s is attached) but the reply naming its entry was lost and this role cannot read it back; find the entry in the KMC by searching for %q (event %d); the local file is kept until acknowledged", st.TokenID, tag, st.Rec.EventID),
+			Time:    now})
+		e.log.Warn("recording delivered, not verified", "item", st.Rec.ID, "event", st.Rec.EventID, "token", st.TokenID, "admin_tag", tag)
+		return commit(st)
 	}
 	if st.EntryID != "" && tok.AttachedObjectID != "" && tok.AttachedObjectID != st.EntryID {
 		// Only possible if a stale media.add raced a new one: report the
 		// entry the box knows as holding nothing only when the server says so.
 		var ent kaltura.MediaEntry
-		if err := e.api.Call(ctx, "baseentry", "get", url.Values{"entryId": {tok.AttachedObjectID}}, &ent); err == nil && ent.ReferenceID == referenceID(st.Rec) {
+		if err := e.api.Call(ctx, "baseentry", "get", url.Values{"entryId": {tok.AttachedObjectID}}, &ent); err == nil && hasTag(ent.AdminTags, tag) {
 			st.OrphanEnts = append(st.OrphanEnts, st.EntryID)
 			st.Warnings = append(st.Warnings, Fault{ItemID: st.Rec.ID, EntryID: st.EntryID, Severity: SeverityWarning, Code: "EMPTY_ENTRY",
 				Message: "an empty duplicate entry " + st.EntryID + " was left in Kaltura; the recording is in " + tok.AttachedObjectID, Time: e.clock.Now()})
@@ -368,11 +377,46 @@ func (e *engine) template(ctx context.Context, st itemState, rt *runtime) (*kalt
 	return &t, nil
 }
 
-func referenceID(r Recording) string {
+// AdminTag is the tag the box puts in an entry's adminTags so that an
+// administrator finds every recording of an event from the KMC search box
+// (kaltura.md §5, §8: referenceId is dropped for CAPTURE_DEVICE):
+// "capturebox-event-<event id>", or "capturebox-recording-<id>" for an
+// ad-hoc recording (characters other than letters, digits, '-' and '_'
+// become '-', since adminTags is a comma list).
+func AdminTag(r Recording) string {
 	if r.EventID > 0 {
-		return strconv.FormatInt(r.EventID, 10)
+		return "capturebox-event-" + strconv.FormatInt(r.EventID, 10)
 	}
-	return r.ID
+	b := []byte(r.ID)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			b[i] = '-'
+		}
+	}
+	return "capturebox-recording-" + string(b)
+}
+
+// hasTag reports whether the comma list tags holds tag.
+func hasTag(tags, tag string) bool {
+	for _, t := range strings.Split(tags, ",") {
+		if strings.TrimSpace(t) == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// mergeTags returns the comma list a followed by those of b not in it.
+func mergeTags(a, b string) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, t := range strings.Split(a+","+b, ",") {
+		if t = strings.TrimSpace(t); t != "" && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 // EntryName returns the entry name for r: the title and the local date
@@ -414,14 +458,15 @@ func (e *engine) entryParams(st itemState, tmpl *kaltura.MediaEntry) url.Values 
 	if tags != "" {
 		p.Set("entry:tags", tags)
 	}
-	p.Set("entry:referenceId", referenceID(r))
-	if len(r.CategoryIDs) > 0 && (tmpl == nil || strings.TrimSpace(tmpl.CategoriesIDs) == "") {
-		ids := make([]string, len(r.CategoryIDs))
-		for i, c := range r.CategoryIDs {
-			ids[i] = strconv.FormatInt(c, 10)
-		}
-		p.Set("entry:categoriesIds", strings.Join(ids, ","))
+	// referenceId and categoriesIds would be dropped by the server for
+	// this role (kaltura.md §5): the event id travels in adminTags, merged
+	// with the template's (fields passed to media.add override the copy),
+	// and categories reach the entry only through the template copy.
+	tmplTags := ""
+	if tmpl != nil {
+		tmplTags = tmpl.AdminTags
 	}
+	p.Set("entry:adminTags", mergeTags(tmplTags, AdminTag(r)))
 	return p
 }
 
@@ -445,6 +490,20 @@ func (e *engine) addEntry(ctx context.Context, st itemState, rt *runtime, commit
 		return err
 	}
 	params := e.entryParams(st, tmpl)
+	if !st.CategoriesChecked {
+		st.CategoriesChecked = true
+		if tmpl == nil || (strings.TrimSpace(tmpl.CategoriesIDs) == "" && strings.TrimSpace(tmpl.Categories) == "") {
+			id, setting := e.templateID(st.Rec)
+			why := "template entry " + id + " has no categories"
+			if id == "" {
+				why = "there is no template entry"
+			}
+			st.Warnings = append(st.Warnings, Fault{ItemID: st.Rec.ID, Severity: SeverityNotice, Code: "NO_CATEGORIES", Setting: setting,
+				Message: fmt.Sprintf("%s: the entry of event %d will reach no course (categories come only from the template); uploading anyway — publish it in the KMC (search %q) or give the template categories", why, st.Rec.EventID, AdminTag(st.Rec)),
+				Time:    e.clock.Now()})
+			e.log.Warn("entry will reach no course: template has no categories", "item", st.Rec.ID, "event", st.Rec.EventID, "template", id, "admin_tag", AdminTag(st.Rec))
+		}
+	}
 	st.State, st.IntentAt = StateAddingEntry, e.clock.Now()
 	st.AddAttempts++
 	if err := commit(st); err != nil {
@@ -575,7 +634,7 @@ func templateCopied(tmpl, ent *kaltura.MediaEntry, sent url.Values) (ok, checked
 		return ent.Tags == tmpl.Tags, true, "tags"
 	case tmpl.Description != "" && !sent.Has("entry:description"):
 		return ent.Description == tmpl.Description, true, "description"
-	case tmpl.CategoriesIDs != "" && !sent.Has("entry:categoriesIds"):
+	case tmpl.CategoriesIDs != "":
 		return ent.CategoriesIDs != "", true, "categoriesIds"
 	}
 	return true, false, ""
@@ -583,7 +642,9 @@ func templateCopied(tmpl, ent *kaltura.MediaEntry, sent url.Values) (ok, checked
 
 func (e *engine) follow(ctx context.Context, st itemState, rt *runtime, commit commitFunc) error {
 	var ent kaltura.MediaEntry
-	err := e.api.Call(ctx, "media", "get", url.Values{"entryId": {st.EntryID}}, &ent)
+	// baseEntry.get, never media.get: CAPTURE_DEVICE may not call
+	// media.get (kaltura.md §5).
+	err := e.api.Call(ctx, "baseentry", "get", url.Values{"entryId": {st.EntryID}}, &ent)
 	if err != nil {
 		if kaltura.Classify(err) == kaltura.ClassNotFound {
 			return &itemFault{Fault{Code: kaltura.CodeEntryIDNotFound, Severity: SeverityError, EntryID: st.EntryID,

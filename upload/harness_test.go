@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/capturebox/capturebox/upload"
-	"github.com/capturebox/capturebox/upload/internal/kfake"
+	"github.com/capturebox/capturebox/tools/kalturasim/simtest"
 	"github.com/capturebox/capturebox/upload/kaltura"
 )
 
@@ -40,7 +40,7 @@ func (s *syncBuffer) String() string {
 
 type harness struct {
 	t        *testing.T
-	fake     *kfake.Server
+	fake     *simtest.Server
 	tokenID  string
 	token    string
 	template string
@@ -57,12 +57,21 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	h := &harness{t: t, fake: kfake.New(testPartner), qdir: filepath.Join(t.TempDir(), "queue"), fdir: t.TempDir(),
+	fake, err := simtest.New(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fake.Close() })
+	h := &harness{t: t, fake: fake, qdir: filepath.Join(t.TempDir(), "queue"), fdir: t.TempDir(),
 		logs: &syncBuffer{}, ready: map[string]string{}, notify: make(chan struct{}, 1)}
 	h.log = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.tokenID, h.token = h.fake.AddAppToken("SHA256", 0)
-	h.template = h.fake.AddTemplate(kaltura.MediaEntry{Name: "Template", Tags: "bio210,lecture", Description: "Course recording",
-		EntitledUsersEdit: "prof.jones", CategoriesIDs: "301"})
+	if h.tokenID, h.token, err = h.fake.AddAppToken("SHA256", 0); err != nil {
+		t.Fatal(err)
+	}
+	if h.template, err = h.fake.AddTemplate(kaltura.MediaEntry{Name: "Template", Tags: "bio210,lecture", Description: "Course recording",
+		EntitledUsersEdit: "prof.jones", CategoriesIDs: "301"}); err != nil {
+		t.Fatal(err)
+	}
 	return h
 }
 
@@ -72,7 +81,7 @@ func (h *harness) session() *kaltura.Session {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	s, err := kaltura.NewSession(c, kaltura.SessionConfig{PartnerID: testPartner, AppTokenID: h.tokenID, AppToken: h.token, HashType: "SHA256", Logger: h.log})
+	s, err := kaltura.NewSession(c, kaltura.SessionConfig{PartnerID: h.fake.PartnerID(), AppTokenID: h.tokenID, AppToken: h.token, HashType: "SHA256", Logger: h.log})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -188,7 +197,7 @@ func scheduled(id, path string, templ string) upload.Recording {
 }
 
 // checkOneEntry asserts that exactly one entry exists and holds data.
-func (h *harness) checkOneEntry(data []byte) kfake.Entry {
+func (h *harness) checkOneEntry(data []byte) simtest.Entry {
 	h.t.Helper()
 	ents := h.fake.Entries()
 	if len(ents) != 1 {
@@ -199,7 +208,7 @@ func (h *harness) checkOneEntry(data []byte) kfake.Entry {
 		h.t.Fatalf("%d entries, want exactly 1: %v", len(ents), desc)
 	}
 	if !bytes.Equal(ents[0].Content, data) {
-		h.t.Fatalf("entry content %d bytes (sha %s), want %d bytes (sha %s)", len(ents[0].Content), kfake.Sum(ents[0].Content), len(data), kfake.Sum(data))
+		h.t.Fatalf("entry content %d bytes (sha %s), want %d bytes (sha %s)", len(ents[0].Content), simtest.Sum(ents[0].Content), len(data), simtest.Sum(data))
 	}
 	return ents[0]
 }

@@ -112,7 +112,18 @@ func TestCrashKill(t *testing.T) {
 	for _, e := range sim.Entries() {
 		if !e.Template {
 			entries = append(entries, e)
-			byRef[e.Fields["referenceId"]] = append(byRef[e.Fields["referenceId"]], e)
+			// The recording id travels in adminTags (referenceId is dropped
+			// for CAPTURE_DEVICE, kaltura.md §5).
+			ref := ""
+			for _, tag := range strings.Split(e.Fields["adminTags"], ",") {
+				if id, ok := strings.CutPrefix(tag, "capturebox-recording-"); ok {
+					ref = id
+				}
+			}
+			if e.Fields["referenceId"] != "" {
+				t.Errorf("entry %s has referenceId %q: the role cannot set it", e.ID, e.Fields["referenceId"])
+			}
+			byRef[ref] = append(byRef[ref], e)
 		}
 	}
 	for id, data := range want {
@@ -144,7 +155,7 @@ func TestCrashKill(t *testing.T) {
 	}
 	unknown := 0
 	unknownEntries.Range(func(any, any) bool { unknown++; return true })
-	t.Logf("%d upload tokens for %d recordings, %d orphaned; %d entries created whose reply was lost (ENTRY_ID_UNKNOWN)", len(tokens), nrec, orphans, unknown)
+	t.Logf("%d upload tokens for %d recordings, %d orphaned; %d entries created whose reply was lost (delivered, not verified)", len(tokens), nrec, orphans, unknown)
 }
 
 // unknownEntries are the recordings whose entry id a child could not learn.
@@ -224,7 +235,7 @@ func TestCrashKillChild(t *testing.T) {
 		OnReady:   func(id, _ string) { ready <- id },
 		OnFault: func(f upload.Fault) {
 			fmt.Fprintf(os.Stderr, "fault: %+v\n", f)
-			if f.Code == "ENTRY_ID_UNKNOWN" {
+			if f.Code == "DELIVERED_NOT_VERIFIED" {
 				// The content is in Kaltura exactly once, but the reply
 				// naming its entry was lost (see upload/doc.go): terminal.
 				fmt.Println("U " + f.ItemID)
@@ -245,7 +256,7 @@ func TestCrashKillChild(t *testing.T) {
 		fmt.Println("E enqueued " + id) // not a kill point: enqueueing is idempotent and has its own tests
 	}
 	for _, it := range q.Items() {
-		if it.Fault != nil && it.Fault.Code == "ENTRY_ID_UNKNOWN" {
+		if it.State == upload.StateUnverified {
 			fmt.Println("U " + it.ID)
 			ready <- it.ID
 		}

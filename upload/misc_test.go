@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/capturebox/capturebox/upload"
-	"github.com/capturebox/capturebox/upload/internal/kfake"
+	"github.com/capturebox/capturebox/tools/kalturasim/simtest"
 	"github.com/capturebox/capturebox/upload/kaltura"
 )
 
@@ -24,7 +24,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		uploads := 0
-		h.fake.OnCall = func(c kfake.Call) {
+		h.fake.OnCall = func(c simtest.Call) {
 			if c.Action == "upload" {
 				uploads++
 				if uploads == 2 {
@@ -32,7 +32,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 				}
 			}
 		}
-		h.fake.AddFault(kfake.Fault{Service: "media", Action: "get", Code: kaltura.CodeInvalidKS, Args: map[string]string{"KSID": "djJ8notARealKSbutLooksLikeOne0123456789abcdefgh"}})
+		h.fake.AddFault(simtest.Fault{Service: "baseentry", Action: "get", Skip: 1, Code: kaltura.CodeInvalidKS, Args: map[string]string{"KSID": "djJ8notARealKSbutLooksLikeOne0123456789abcdefgh"}})
 		q := h.open(h.opts(h.session()))
 		path, data := h.file("r.mp4", 3*65536)
 		q.Enqueue(scheduled("r", path, h.template))

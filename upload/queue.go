@@ -65,6 +65,22 @@ type QueueOptions struct {
 	// AddSettle is how long after a media.add of unknown outcome the queue
 	// waits before sending another one; default 2 min.
 	AddSettle time.Duration
+	// UnverifiedRetention is how long the local file of a recording
+	// delivered but not verified is kept when nobody acknowledges it
+	// (upload.unverified_retention); default 30 days.
+	UnverifiedRetention time.Duration
+	// ConfigRecheck is how often a queue stopped by a configuration fault
+	// (credentials, permissions) tries again on its own; the fault clears
+	// by itself once a call works (Recheck tries at once). Default 5 min.
+	ConfigRecheck time.Duration
+	// BacklogStall: when items wait and no step has succeeded for this
+	// long, the queue raises UPLOAD_BACKLOG_STALLED (Stalled); it clears
+	// when a step succeeds again. Default 30 min.
+	BacklogStall time.Duration
+	// OnResume is called (from the queue's goroutine; it must not block)
+	// when a queue-wide fault — a configuration stop or a stalled backlog
+	// — cleared by itself.
+	OnResume func()
 	// StuckAfter consecutive failures of one item raise a warning fault
 	// ("upload backlog stuck"); default 8.
 	StuckAfter int
@@ -72,9 +88,11 @@ type QueueOptions struct {
 	// for each new fault.
 	OnFault func(Fault)
 	// OnReady is called when a recording's entry is READY: from then on
-	// Deletable(id) is true and retention may delete the file. Run also
-	// calls it at its start for every item already READY (a crash may have
-	// come between persisting READY and the call), so it must be idempotent.
+	// Deletable(id) is true and retention may delete the file. The queue
+	// records that it called OnReady; Run calls it at its start for every
+	// READY item not yet recorded (a crash may have come between persisting
+	// READY and the call), so it is called once per item, or, after a crash
+	// at that point, twice: it must be idempotent.
 	OnReady func(id, entryID string)
 
 	hook func(point string) error // tests: simulated crashes
@@ -132,10 +150,22 @@ func (o *QueueOptions) normalize() {
 	if o.AddSettle <= 0 {
 		o.AddSettle = 2 * time.Minute
 	}
+	if o.UnverifiedRetention <= 0 {
+		o.UnverifiedRetention = DefaultUnverifiedRetention
+	}
+	if o.ConfigRecheck <= 0 {
+		o.ConfigRecheck = 5 * time.Minute
+	}
+	if o.BacklogStall <= 0 {
+		o.BacklogStall = 30 * time.Minute
+	}
 	if o.StuckAfter <= 0 {
 		o.StuckAfter = 8
 	}
 }
+
+// DefaultUnverifiedRetention is QueueOptions.UnverifiedRetention's default.
+const DefaultUnverifiedRetention = 30 * 24 * time.Hour
 
 // Queue is the durable upload queue: one JSON state file per recording in
 // a directory, each step's result written atomically before the next step
@@ -147,13 +177,21 @@ type Queue struct {
 	log  *slog.Logger
 	wake chan struct{}
 
-	mu       sync.Mutex
-	items    map[string]*qitem
-	seq      int64
-	paused   *Fault // queue-wide fault (credentials, permissions)
-	backoff  time.Time
-	failures int
-	running  bool
+	mu     sync.Mutex
+	items  map[string]*qitem
+	seq    int64
+	paused *Fault // queue-wide fault (credentials, permissions)
+	// recheckAt is when a paused queue tries again by itself.
+	recheckAt time.Time
+	// rechecking: the current step runs while paused (a re-check).
+	rechecking bool
+	// lastProgress is when a step last succeeded, or the queue last had
+	// nothing to do; stalled is the backlog fault raised from it.
+	lastProgress time.Time
+	stalled      *Fault
+	backoff      time.Time
+	failures     int
+	running      bool
 }
 
 type qitem struct {
@@ -235,6 +273,10 @@ func (q *Queue) Enqueue(r Recording) error {
 	if err := q.write(st); err != nil {
 		return fmt.Errorf("upload: enqueue %s: %w", r.ID, err)
 	}
+	if !q.pendingLocked() {
+		// The backlog was empty: it starts moving (or stalling) now.
+		q.lastProgress = now
+	}
 	q.seq++
 	q.items[r.ID] = &qitem{st: st, rt: runtime{firstSeen: now}}
 	q.log.Info("recording queued", "item", r.ID, "bytes", st.Size, "state", st.State)
@@ -243,6 +285,16 @@ func (q *Queue) Enqueue(r Recording) error {
 	}
 	q.poke()
 	return nil
+}
+
+// pendingLocked reports whether an item waits for work; q.mu is held.
+func (q *Queue) pendingLocked() bool {
+	for _, it := range q.items {
+		if !it.st.State.Terminal() {
+			return true
+		}
+	}
+	return false
 }
 
 // uploadFileName is the file name sent with the upload: the real base name,
@@ -284,10 +336,26 @@ func (q *Queue) emit(f Fault) {
 	}
 }
 
+// readied tells OnReady that an item is READY, then records that it was
+// told, so that a restart does not announce it again (a crash between the
+// two announces it once more: at least once, almost always once).
 func (q *Queue) readied(st itemState) {
 	if q.o.OnReady != nil {
 		q.o.OnReady(st.Rec.ID, st.EntryID)
 	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it, ok := q.items[st.Rec.ID]
+	if !ok || it.st.State != StateReady || it.st.ReadyNotified {
+		return
+	}
+	next := it.st.clone()
+	next.ReadyNotified = true
+	if err := q.write(next); err != nil {
+		q.log.Warn("recording that READY was announced", "item", st.Rec.ID, "err", err)
+		return
+	}
+	it.st = next
 }
 
 // commit returns the commit function of an item: persist, then publish.
@@ -318,9 +386,11 @@ func (q *Queue) next(now time.Time) (*qitem, itemState, time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.paused != nil {
-		return nil, itemState{}, -1
-	}
-	if now.Before(q.backoff) {
+		if now.Before(q.recheckAt) {
+			return nil, itemState{}, q.recheckAt.Sub(now)
+		}
+		q.rechecking = true
+	} else if now.Before(q.backoff) {
 		return nil, itemState{}, q.backoff.Sub(now)
 	}
 	var best *qitem
@@ -340,6 +410,11 @@ func (q *Queue) next(now time.Time) (*qitem, itemState, time.Duration) {
 		}
 	}
 	if best == nil {
+		q.rechecking = false
+		if wait < 0 {
+			// Nothing waits: the backlog is empty, not stalled.
+			q.lastProgress = now
+		}
 		return nil, itemState{}, wait
 	}
 	return best, best.st.clone(), 0
@@ -354,6 +429,7 @@ func (q *Queue) Run(ctx context.Context) error {
 		return errors.New("upload: queue already running")
 	}
 	q.running = true
+	q.lastProgress = q.o.Clock.Now()
 	q.mu.Unlock()
 	defer func() {
 		q.mu.Lock()
@@ -363,7 +439,7 @@ func (q *Queue) Run(ctx context.Context) error {
 	q.mu.Lock()
 	var ready []itemState
 	for _, it := range q.items {
-		if it.st.State == StateReady {
+		if it.st.State == StateReady && !it.st.ReadyNotified {
 			ready = append(ready, it.st.clone())
 		}
 	}
@@ -451,7 +527,21 @@ func (q *Queue) handle(it *qitem, err error) {
 		q.failures = 0
 		it.rt.failures = 0
 		it.rt.lastErr = ""
+		q.lastProgress = now
+		resumed := q.paused != nil || q.stalled != nil
+		was := q.paused
+		q.paused, q.stalled, q.rechecking = nil, nil, false
 		q.mu.Unlock()
+		if resumed {
+			if was != nil {
+				q.log.Info("upload configuration works again; uploads resumed", "code", was.Code, "setting", was.Setting)
+			} else {
+				q.log.Info("upload backlog moving again")
+			}
+			if q.o.OnResume != nil {
+				q.o.OnResume()
+			}
+		}
 		return
 	}
 	var w *waitError
@@ -478,20 +568,42 @@ func (q *Queue) handle(it *qitem, err error) {
 		f := Fault{Severity: SeverityError, Code: kaltura.Code(err), Setting: settingFor(err),
 			Message: "uploads stopped: " + err.Error(), Time: now}
 		q.mu.Lock()
+		same := q.paused != nil && q.paused.Code == f.Code && q.paused.Setting == f.Setting && q.paused.Message == f.Message
 		q.paused = &f
+		q.rechecking = false
+		q.recheckAt = now.Add(q.o.ConfigRecheck)
 		it.rt.lastErr = err.Error()
 		q.mu.Unlock()
+		if same {
+			q.log.Info("upload configuration still refused; checking again later", "code", f.Code, "setting", f.Setting, "next_check", q.o.ConfigRecheck)
+			return
+		}
 		q.emit(f)
 		return
 	}
 	// Transient or unknown: back off the whole queue (the cause, e.g. the
 	// network or a rate limit, concerns every item).
 	q.mu.Lock()
+	if q.rechecking && q.paused != nil {
+		// A re-check of a configuration fault failed for another reason
+		// (the network): keep the fault, check again later.
+		q.rechecking = false
+		q.recheckAt = now.Add(q.o.ConfigRecheck)
+		q.mu.Unlock()
+		q.log.Warn("upload configuration re-check failed; checking again later", "err", err, "next_check", q.o.ConfigRecheck)
+		return
+	}
 	q.failures++
 	it.rt.failures++
 	it.rt.lastErr = err.Error()
 	d := backoff(q.failures, q.o.MinBackoff, q.o.MaxBackoff, q.o.Rand)
 	q.backoff = now.Add(d)
+	var stall *Fault
+	if q.stalled == nil && now.Sub(q.lastProgress) >= q.o.BacklogStall {
+		stall = &Fault{Severity: SeverityWarning, Code: "UPLOAD_BACKLOG_STALLED", Time: now,
+			Message: fmt.Sprintf("no upload has made progress for %s: last error: %v", now.Sub(q.lastProgress).Round(time.Second), err)}
+		q.stalled = stall
+	}
 	stuck := it.rt.failures >= q.o.StuckAfter && !it.rt.stuckReported
 	if stuck {
 		it.rt.stuckReported = true
@@ -501,6 +613,9 @@ func (q *Queue) handle(it *qitem, err error) {
 	q.log.Warn("upload step failed; backing off", "item", id, "err", err, "class", kaltura.Classify(err), "retry_in", d)
 	if stuck {
 		q.emit(Fault{ItemID: id, Severity: SeverityWarning, Code: "UPLOAD_STUCK", Message: fmt.Sprintf("upload keeps failing (%d attempts): %v", it.rt.failures, err), Time: now})
+	}
+	if stall != nil {
+		q.emit(*stall)
 	}
 }
 
@@ -554,6 +669,9 @@ func (q *Queue) Retry(id string) error {
 	if !ok {
 		return fmt.Errorf("upload: no recording %q in the queue", id)
 	}
+	if !q.pendingLocked() {
+		q.lastProgress = q.o.Clock.Now()
+	}
 	st := it.st.clone()
 	switch st.State {
 	case StateFailed:
@@ -580,31 +698,109 @@ func (q *Queue) Retry(id string) error {
 }
 
 // Deletable reports whether the local file of recording id may be deleted:
-// only once its entry is READY in Kaltura.
+// once its entry is READY in Kaltura, or, for a recording delivered but not
+// verified, once a technician acknowledged it or UnverifiedRetention has
+// passed since.
 func (q *Queue) Deletable(id string) bool {
+	now := q.o.Clock.Now()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	it, ok := q.items[id]
-	return ok && it.st.State == StateReady
+	return ok && q.deletable(it.st, now)
 }
 
-// Forget removes a READY item's state file (after retention deleted the
-// recording). Other items cannot be forgotten.
+func (q *Queue) deletable(st itemState, now time.Time) bool {
+	switch st.State {
+	case StateReady:
+		return true
+	case StateUnverified:
+		u := st.Unverified
+		return u != nil && (!u.AckAt.IsZero() || !now.Before(u.At.Add(q.o.UnverifiedRetention)))
+	}
+	return false
+}
+
+// Unverified returns the recordings delivered but not verified that no one
+// has acknowledged yet, oldest first: for the console and the status line.
+func (q *Queue) Unverified() []ItemStatus {
+	var out []ItemStatus
+	for _, it := range q.Items() {
+		if it.State == StateUnverified && it.Unverified != nil && it.Unverified.AckAt.IsZero() {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// Acknowledge records that a technician found (or accepted the loss of
+// the link to) the entry of a recording delivered but not verified: it is
+// no longer listed, and its local file becomes Deletable. Acknowledging
+// twice is harmless; any other state is an error.
+func (q *Queue) Acknowledge(id string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it, ok := q.items[id]
+	if !ok {
+		return fmt.Errorf("upload: no recording %q in the queue", id)
+	}
+	if it.st.State != StateUnverified || it.st.Unverified == nil {
+		return fmt.Errorf("upload: %s is %s, not delivered_unverified: nothing to acknowledge", id, it.st.State)
+	}
+	if !it.st.Unverified.AckAt.IsZero() {
+		return nil
+	}
+	st := it.st.clone()
+	now := q.o.Clock.Now()
+	st.Unverified.AckAt, st.UpdatedAt = now, now
+	if err := q.write(st); err != nil {
+		return fmt.Errorf("upload: acknowledge %s: %w", id, err)
+	}
+	it.st = st
+	q.log.Info("unverified recording acknowledged", "item", id, "admin_tag", st.Unverified.AdminTag, "token", st.Unverified.TokenID)
+	return nil
+}
+
+// Forget removes the state file of an item whose file was Deletable (after
+// retention deleted the recording). Other items cannot be forgotten.
 func (q *Queue) Forget(id string) error {
+	now := q.o.Clock.Now()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	it, ok := q.items[id]
 	if !ok {
 		return nil
 	}
-	if it.st.State != StateReady {
-		return fmt.Errorf("upload: %s is %s, not ready: not forgotten", id, it.st.State)
+	if !q.deletable(it.st, now) {
+		return fmt.Errorf("upload: %s is %s, not deletable: not forgotten", id, it.st.State)
 	}
 	if err := os.Remove(filepath.Join(q.dir, fileNameFor(id))); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("upload: forget %s: %w", id, err)
 	}
 	delete(q.items, id)
 	return syncDir(q.dir)
+}
+
+// Recheck makes a queue stopped by a configuration fault try again at once
+// (the console's sync, a configuration change), and ends the current
+// backoff. Unlike Retry(""), the fault stays until a call works.
+func (q *Queue) Recheck() {
+	q.mu.Lock()
+	q.recheckAt = time.Time{}
+	q.backoff = time.Time{}
+	q.mu.Unlock()
+	q.poke()
+}
+
+// Stalled returns the fault raised when the backlog stopped moving
+// (UPLOAD_BACKLOG_STALLED), or nil.
+func (q *Queue) Stalled() *Fault {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.stalled == nil {
+		return nil
+	}
+	f := *q.stalled
+	return &f
 }
 
 // Paused returns the queue-wide fault that stopped uploads, or nil.
@@ -628,7 +824,8 @@ func (q *Queue) Items() []ItemStatus {
 		out = append(out, ItemStatus{ID: st.Rec.ID, Title: st.Rec.Title, Path: st.Rec.Path, State: st.State, Size: st.Size,
 			Offset: st.Offset, TokenID: st.TokenID, EntryID: st.EntryID, Fault: st.Fault, Warnings: st.Warnings,
 			LastError: it.rt.lastErr, Attempts: it.rt.attempts, NewTokens: len(st.OldTokens), Short: st.Short,
-			EnqueuedAt: st.EnqueuedAt, UpdatedAt: st.UpdatedAt, seq: st.Seq})
+			EnqueuedAt: st.EnqueuedAt, UpdatedAt: st.UpdatedAt, EventID: st.Rec.EventID, AdminTag: AdminTag(st.Rec),
+			Unverified: st.Unverified, seq: st.Seq})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
 	return out

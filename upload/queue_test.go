@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/capturebox/capturebox/upload"
-	"github.com/capturebox/capturebox/upload/internal/kfake"
+	"github.com/capturebox/capturebox/tools/kalturasim/simtest"
 	"github.com/capturebox/capturebox/upload/kaltura"
 )
 
@@ -33,7 +33,8 @@ func TestQueueHappyPath(t *testing.T) {
 		ent := h.checkOneEntry(data)
 		want := map[string][2]string{
 			"name":            {ent.Name, "BIO 210 - Guest lecture 2025-09-14"}, // 03:00Z is the 14th in EDT
-			"referenceId":     {ent.ReferenceID, "7340012"},
+			"referenceId":     {ent.ReferenceID, ""},                            // dropped for the role: never sent
+			"adminTags":       {ent.AdminTags, "capturebox-event-7340012"},
 			"templateEntryId": {ent.TemplateEntryID, h.template},
 			"description":     {ent.Description, "Week 3"},
 			"tags":            {ent.Tags, "bio"},
@@ -117,10 +118,10 @@ func TestSingleChunkAndAdHoc(t *testing.T) {
 			t.Fatal(err)
 		}
 		ent := h.checkOneEntry(data)
-		if ent.Name != "Room 204 2025-09-15 13:05" || ent.ReferenceID != "a1" || ent.TemplateEntryID != h.template {
+		if ent.Name != "Room 204 2025-09-15 13:05" || ent.AdminTags != "capturebox-recording-a1" || ent.TemplateEntryID != h.template {
 			t.Errorf("ad-hoc entry %+v", ent.MediaEntry)
 		}
-		var ups []kfake.Call
+		var ups []simtest.Call
 		for _, c := range h.fake.Calls() {
 			if c.Action == "upload" {
 				ups = append(ups, c)
@@ -137,9 +138,9 @@ func TestResumeAfterLostReplies(t *testing.T) {
 		h := newHarness(t)
 		// The second chunk and the final chunk are processed by the server
 		// but their replies are lost; then a network error on the next get.
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, LoseReply: true})
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "upload", Skip: 2, LoseReply: true})
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "get", HTTPStatus: 503})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, LoseReply: true})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "upload", Skip: 2, LoseReply: true})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "get", HTTPStatus: 503})
 		q := h.open(h.opts(h.session()))
 		path, data := h.file("r.mp4", 3*65536)
 		q.Enqueue(scheduled("r", path, h.template))
@@ -168,8 +169,8 @@ func TestResumeAfterLostReplies(t *testing.T) {
 func TestFinalChunkRepeatedAndSizeMismatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, Code: kaltura.CodeUploadTokenCannotMatchSize})
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, LoseReply: true})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, Code: kaltura.CodeUploadTokenCannotMatchSize})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, LoseReply: true})
 		q := h.open(h.opts(h.session()))
 		path, data := h.file("r.mp4", 65536+100)
 		q.Enqueue(scheduled("r", path, h.template))
@@ -197,7 +198,7 @@ func TestRepeatedFinalChunkAcceptsFullUpload(t *testing.T) {
 		// The final chunk is applied, but the box is told
 		// UPLOAD_TOKEN_INVALID_STATUS_FOR_UPLOAD (what a repeated final chunk
 		// gets): it must read the token and accept FULL_UPLOAD.
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, Code: kaltura.CodeUploadTokenInvalidStatus, AfterProcess: true})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, Code: kaltura.CodeUploadTokenInvalidStatus, AfterProcess: true})
 		q := h.open(h.opts(h.session()))
 		path, data := h.file("r.mp4", 65536+1000)
 		q.Enqueue(scheduled("r", path, h.template))
@@ -226,7 +227,7 @@ func TestRepeatedFinalChunkAcceptsFullUpload(t *testing.T) {
 func TestTokenRestartRecorded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, Code: kaltura.CodeUploadPassedMaxResumeTime})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "upload", Skip: 1, Code: kaltura.CodeUploadPassedMaxResumeTime})
 		q := h.open(h.opts(h.session()))
 		path, data := h.file("r.mp4", 3*65536)
 		q.Enqueue(scheduled("r", path, h.template))
@@ -246,9 +247,9 @@ func TestTokenRestartRecorded(t *testing.T) {
 func TestTransientErrorsBackOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		h.fake.AddFault(kfake.Fault{Service: "uploadtoken", Action: "add", Times: 4, Code: kaltura.CodeActionBlocked})
+		h.fake.AddFault(simtest.Fault{Service: "uploadtoken", Action: "add", Times: 4, Code: kaltura.CodeActionBlocked})
 		var adds []time.Time
-		h.fake.OnCall = func(c kfake.Call) {
+		h.fake.OnCall = func(c simtest.Call) {
 			if c.Service == "uploadtoken" && c.Action == "add" {
 				adds = append(adds, time.Now())
 			}
@@ -295,7 +296,9 @@ func TestTemplateFaults(t *testing.T) {
 			t.Errorf("item %+v", it)
 		}
 		// The admin creates the template; Retry resumes where it stopped.
-		h.fake.AddTemplate(kaltura.MediaEntry{ID: "1_missing", EntitledUsersEdit: "x"})
+		if _, err := h.fake.AddTemplate(kaltura.MediaEntry{ID: "1_missing", EntitledUsersEdit: "x"}); err != nil {
+			t.Fatal(err)
+		}
 		if err := q.Retry("r"); err != nil {
 			t.Fatal(err)
 		}
@@ -343,8 +346,7 @@ func TestTemplateNotCopiedIsReported(t *testing.T) {
 func TestConversionErrorIsFault(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
-		h.fake.ConvertError = true
-		h.fake.ReadyAfterGets = 3
+		h.fake.ConvertError()
 		q := h.open(h.opts(h.session()))
 		path, _ := h.file("r.mp4", 100)
 		q.Enqueue(scheduled("r", path, h.template))
@@ -389,8 +391,14 @@ func TestRevokedTokenPausesQueue(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 6*time.Hour)
 		defer cancel()
 		q.Run(ctx)
-		if m := len(h.fake.Calls()); m != n {
-			t.Errorf("%d calls while paused: a config fault must not retry", m-n)
+		// A configuration fault is re-checked on its own schedule (every
+		// 5 minutes: one login attempt of two calls), never hammered, and
+		// reported once.
+		if m := len(h.fake.Calls()); m-n > 2*(6*60/5) || m == n {
+			t.Errorf("%d calls while paused over 6 h: want one re-check every 5 minutes", m-n)
+		}
+		if c := len(h.faultList()); c != 1 {
+			t.Errorf("%d faults, want the one (re-checks that fail the same way are not new faults)", c)
 		}
 		for _, it := range q.Items() {
 			if it.State != upload.StateQueued {
@@ -456,8 +464,8 @@ func TestEntryAlreadyWithContentIsSuccess(t *testing.T) {
 		// addContent inside the multirequest fails transiently; the separate
 		// retry is applied but its reply is lost; the next retry gets
 		// ENTRY_ALREADY_WITH_CONTENT, which is success.
-		h.fake.AddFault(kfake.Fault{Service: "media", Action: "addcontent", Code: kaltura.CodeLockTimedOut})
-		h.fake.AddFault(kfake.Fault{Service: "media", Action: "addcontent", LoseReply: true})
+		h.fake.AddFault(simtest.Fault{Service: "media", Action: "addcontent", Code: kaltura.CodeLockTimedOut})
+		h.fake.AddFault(simtest.Fault{Service: "media", Action: "addcontent", LoseReply: true})
 		q := h.open(h.opts(h.session()))
 		path, data := h.file("r.mp4", 1000)
 		q.Enqueue(scheduled("r", path, h.template))
@@ -484,7 +492,7 @@ func TestOldestFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHarness(t)
 		var order []string
-		h.fake.OnCall = func(c kfake.Call) {
+		h.fake.OnCall = func(c simtest.Call) {
 			if c.Service == "uploadtoken" && c.Action == "add" {
 				order = append(order, c.Params["uploadToken:fileName"])
 			}

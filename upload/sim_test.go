@@ -53,7 +53,7 @@ func newSimEnv(t *testing.T) *simEnv {
 func (e *simEnv) session(t *testing.T, timeout time.Duration) *kaltura.Session {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, err := kaltura.New(kaltura.Options{BaseURL: e.url, AllowInsecureHTTP: true, Timeout: timeout, UploadTimeout: timeout, Logger: log})
+	c, err := kaltura.New(kaltura.Options{BaseURL: e.url, AllowInsecureHTTP: true, Timeout: timeout, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestSimHappyPath(t *testing.T) {
 	if ent.Status != kalturasim.EntryReady || !q.Deletable("rec") {
 		t.Errorf("entry status %d, deletable %v", ent.Status, q.Deletable("rec"))
 	}
-	for k, want := range map[string]string{"name": "BIO 210 - Guest lecture 2025-09-15", "referenceId": "7340012", "entitledUsersEdit": "prof.jones"} {
+	for k, want := range map[string]string{"name": "BIO 210 - Guest lecture 2025-09-15", "adminTags": "capturebox-event-7340012", "referenceId": "", "entitledUsersEdit": "prof.jones"} {
 		if got := ent.Fields[k]; got != want {
 			t.Errorf("field %s = %q, want %q", k, got, want)
 		}
@@ -166,7 +166,7 @@ func TestSimFaults(t *testing.T) {
 		{"timeout", kalturasim.Fault{Kind: kalturasim.FaultTimeout, Service: "uploadtoken", Action: "upload", Nth: 2}},
 		{"reset multirequest", kalturasim.Fault{Kind: kalturasim.FaultReset, Service: "multirequest"}},
 		{"503 multirequest", kalturasim.Fault{Kind: kalturasim.FaultHTTPStatus, Status: 503, Service: "multirequest"}},
-		{"slow", kalturasim.Fault{Kind: kalturasim.FaultDelay, Delay: 50 * time.Millisecond, Service: "media", Action: "get"}},
+		{"slow", kalturasim.Fault{Kind: kalturasim.FaultDelay, Delay: 50 * time.Millisecond, Service: "baseentry", Action: "get"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,8 +20,8 @@ type Recording struct {
 	// TemplateEntryID is the event's template entry; "" uses the queue's
 	// default template (ad-hoc recordings).
 	TemplateEntryID string
-	// EventID is the Kaltura schedule event id (X-KALTURA-ID), sent as the
-	// entry's referenceId; 0 for ad-hoc recordings.
+	// EventID is the Kaltura schedule event id (X-KALTURA-ID), carried in
+	// the entry's adminTags (see AdminTag); 0 for ad-hoc recordings.
 	EventID  int64
 	Start    time.Time
 	Duration time.Duration
@@ -43,18 +43,39 @@ const (
 	StateReady        State = "ready"         // entry READY: the local file may be deleted
 	StateFailed       State = "failed"        // stopped with a fault; Retry resumes
 	StateKeptLocal    State = "kept_local"    // too short, kept on the box by policy
+	// StateUnverified: the upload token was attached to an entry (the
+	// recording is in Kaltura exactly once) but the reply naming the entry
+	// was lost and the role cannot read the link back. Terminal, not a
+	// fault: the console lists it until a technician acknowledges it or
+	// the retention for unverified items runs out.
+	StateUnverified State = "delivered_unverified"
 )
 
 // Terminal reports whether the queue does no more work on an item in s.
 func (s State) Terminal() bool {
-	return s == StateReady || s == StateFailed || s == StateKeptLocal
+	return s == StateReady || s == StateFailed || s == StateKeptLocal || s == StateUnverified
 }
 
 // Severity of a Fault.
 const (
 	SeverityError   = "error"   // needs a person; the item (or queue) is stopped
 	SeverityWarning = "warning" // the recording went on, but something is off
+	// SeverityNotice is for the console and the log only, never the LED:
+	// nothing is wrong with the box (a template without categories, a
+	// recording delivered but not verified).
+	SeverityNotice = "notice"
 )
+
+// Unverified describes an item delivered but not verified: what an
+// administrator needs to find its entry in the KMC.
+type Unverified struct {
+	At       time.Time `json:"at"`
+	TokenID  string    `json:"token_id"`
+	AdminTag string    `json:"admin_tag"`
+	EventID  int64     `json:"event_id,omitempty"`
+	// AckAt is when a technician acknowledged it (zero: not yet).
+	AckAt time.Time `json:"ack_at,omitzero"`
+}
 
 // Fault is a problem a person must see (LED, console).
 type Fault struct {
@@ -87,6 +108,11 @@ type ItemStatus struct {
 	Short      bool
 	EnqueuedAt time.Time
 	UpdatedAt  time.Time
+	// EventID and AdminTag identify the recording in Kaltura (search the
+	// KMC for AdminTag); Unverified is set for StateUnverified.
+	EventID    int64
+	AdminTag   string
+	Unverified *Unverified
 
 	seq int64
 }
@@ -110,12 +136,18 @@ type itemState struct {
 	IntentAt        time.Time `json:"intent_at"`
 	AddAttempts     int       `json:"add_attempts,omitempty"`
 	TemplateChecked bool      `json:"template_checked,omitempty"`
-	Short           bool      `json:"short,omitempty"`
-	FailedIn        State     `json:"failed_in,omitempty"`
-	Fault           *Fault    `json:"fault,omitempty"`
-	Warnings        []Fault   `json:"warnings,omitempty"`
-	EnqueuedAt      time.Time `json:"enqueued_at"`
-	UpdatedAt       time.Time `json:"updated_at"`
+	// CategoriesChecked: the template's categories were looked at (the
+	// NO_CATEGORIES notice is given once).
+	CategoriesChecked bool        `json:"categories_checked,omitempty"`
+	Unverified        *Unverified `json:"unverified,omitempty"`
+	// ReadyNotified: OnReady was told this item is READY.
+	ReadyNotified bool      `json:"ready_notified,omitempty"`
+	Short         bool      `json:"short,omitempty"`
+	FailedIn      State     `json:"failed_in,omitempty"`
+	Fault         *Fault    `json:"fault,omitempty"`
+	Warnings      []Fault   `json:"warnings,omitempty"`
+	EnqueuedAt    time.Time `json:"enqueued_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func (s *itemState) clone() itemState {
@@ -127,6 +159,10 @@ func (s *itemState) clone() itemState {
 	if s.Fault != nil {
 		f := *s.Fault
 		c.Fault = &f
+	}
+	if s.Unverified != nil {
+		u := *s.Unverified
+		c.Unverified = &u
 	}
 	return c
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/capturebox/capturebox/upload"
-	"github.com/capturebox/capturebox/upload/internal/kfake"
+	"github.com/capturebox/capturebox/tools/kalturasim/simtest"
 	"github.com/capturebox/capturebox/upload/kaltura"
 )
 
@@ -192,11 +192,11 @@ func TestChunksInFlightFailure(t *testing.T) {
 	const chunk = 64 << 10
 	for _, tc := range []struct {
 		name  string
-		fault kfake.Fault
+		fault simtest.Fault
 	}{
-		{"http500", kfake.Fault{HTTPStatus: 500}},
-		{"lost-reply", kfake.Fault{LoseReply: true}},
-		{"lock-timeout", kfake.Fault{Code: kaltura.CodeUploadTokenInvalidStatus}},
+		{"http500", simtest.Fault{HTTPStatus: 500}},
+		{"lost-reply", simtest.Fault{LoseReply: true}},
+		{"lock-timeout", simtest.Fault{Code: kaltura.CodeUploadTokenInvalidStatus}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

@@ -86,7 +86,11 @@ type Kaltura struct {
 	AppTokenHashType string `toml:"app_token_hash_type"`
 	// ResourceID is the box's CAMERA schedule resource. Required, > 0.
 	ResourceID int64 `toml:"resource_id"`
-	// ParentResourceID is the optional LOCATION resource above it; 0 = none.
+	// ParentResourceID is the room/location resource id: the LOCATION
+	// resource the camera stands in, used together with the camera's
+	// ResourceID — the box records events booked on the camera or on the
+	// room, never those of a sibling camera of the room (kaltura.md §8).
+	// 0 = none.
 	ParentResourceID int64 `toml:"parent_resource_id"`
 	// DefaultTemplateEntryID is the template entry for ad-hoc recordings
 	// (10 characters of [0-9a-z_]). Default "": the partner's conversion
@@ -158,6 +162,10 @@ type Upload struct {
 	// Retention keeps an uploaded recording this long after its entry is
 	// READY, space permitting. Default 7d.
 	Retention time.Duration `toml:"retention"`
+	// UnverifiedRetention keeps a recording delivered to Kaltura but not
+	// verified (its entry id was lost) this long when no technician
+	// acknowledges it on the console (ack). Default 30d.
+	UnverifiedRetention time.Duration `toml:"unverified_retention"`
 	// MinFreeSpace is the free space the disk guard keeps. Default 2GiB.
 	MinFreeSpace Size `toml:"min_free_space"`
 	// MaxBackoff caps the retry delay of a failing upload. Default 10m.
@@ -230,10 +238,11 @@ func Default() *Config {
 			Dir:         "/data/capturebox/recordings",
 		},
 		Upload: Upload{
-			ChunkSize:    4 * MiB,
-			Retention:    7 * Day,
-			MinFreeSpace: 2 * GiB,
-			MaxBackoff:   10 * time.Minute,
+			ChunkSize:           4 * MiB,
+			Retention:           7 * Day,
+			UnverifiedRetention: 30 * Day,
+			MinFreeSpace:        2 * GiB,
+			MaxBackoff:          10 * time.Minute,
 		},
 		Clock: Clock{
 			NTPServers: []string{"pool.ntp.org"},

@@ -234,6 +234,7 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 		v.add("upload.bandwidth_limit", "must not be negative")
 	}
 	v.durationRange("upload.retention", u.Retention, 0, 366*Day)
+	v.durationRange("upload.unverified_retention", u.UnverifiedRetention, Day, 366*Day)
 	v.sizeRange("upload.min_free_space", u.MinFreeSpace, 0, TiB)
 	v.durationRange("upload.max_backoff", u.MaxBackoff, time.Second, Day)
 

@@ -60,6 +60,18 @@ func (c *Console) Register(cmd Command) {
 	}
 }
 
+// Lookup returns the command registered under name, so that a later
+// registration can wrap it.
+func (c *Console) Lookup(name string) (Command, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cmd, ok := c.cmds[name]
+	if !ok {
+		return Command{}, false
+	}
+	return *cmd, true
+}
+
 func (c *Console) help(w io.Writer) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

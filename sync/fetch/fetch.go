@@ -205,11 +205,15 @@ func checkNow(now time.Time) error {
 
 // Filter is the scheduleEvent filter both transports send (kaltura.md §2).
 type Filter struct {
-	// ResourceID selects events booked on this resource (resourceIdsLike;
-	// it also matches occurrences whose series is booked there).
+	// ResourceID is the box's camera resource: events booked on it are the
+	// box's (resourceIdsLike; it also matches occurrences whose series is
+	// booked there). Required.
 	ResourceID int64
-	// ParentResourceID selects events on any resource under this location
-	// (parentResourceIdsLike). Exactly one of the two must be set.
+	// ParentResourceID is the room (LOCATION resource) the camera stands
+	// in, or 0: events booked on the room are the box's too, so the filter
+	// becomes resourceIdsMultiLikeOr=<camera>,<room> (kaltura.md §8).
+	// Never parentResourceIdsLike, which matches events booked on a
+	// sibling camera of the room and misses those booked on the room.
 	ParentResourceID int64
 	// AllTypes lists every event type (KalturaScheduleEventFilter), which is
 	// needed to see blackouts; false lists record events only
@@ -227,11 +231,14 @@ type Filter struct {
 }
 
 func (f Filter) validate() error {
-	if (f.ResourceID == 0) == (f.ParentResourceID == 0) {
-		return errors.New("fetch: set exactly one of ResourceID and ParentResourceID")
+	if f.ResourceID <= 0 {
+		return errors.New("fetch: the camera resource id (ResourceID) must be set")
 	}
-	if f.ResourceID < 0 || f.ParentResourceID < 0 {
-		return errors.New("fetch: negative resource id")
+	if f.ParentResourceID < 0 {
+		return errors.New("fetch: negative room resource id")
+	}
+	if f.ParentResourceID == f.ResourceID {
+		return errors.New("fetch: the room resource id is the camera's")
 	}
 	return nil
 }
@@ -252,10 +259,10 @@ func (f Filter) params(from, to time.Time) [][2]string {
 		st = []int{1, 2}
 	}
 	out := [][2]string{{"objectType", objType}}
-	if f.ResourceID != 0 {
+	if f.ParentResourceID == 0 {
 		out = append(out, [2]string{"resourceIdsLike", strconv.FormatInt(f.ResourceID, 10)})
 	} else {
-		out = append(out, [2]string{"parentResourceIdsLike", strconv.FormatInt(f.ParentResourceID, 10)})
+		out = append(out, [2]string{"resourceIdsMultiLikeOr", strconv.FormatInt(f.ResourceID, 10) + "," + strconv.FormatInt(f.ParentResourceID, 10)})
 	}
 	out = append(out,
 		[2]string{"recurrenceTypeIn", joinInts(rt)},
@@ -268,10 +275,10 @@ func (f Filter) params(from, to time.Time) [][2]string {
 }
 
 func (f Filter) describe() string {
-	if f.ResourceID != 0 {
+	if f.ParentResourceID == 0 {
 		return "resource " + strconv.FormatInt(f.ResourceID, 10)
 	}
-	return "location " + strconv.FormatInt(f.ParentResourceID, 10)
+	return "resource " + strconv.FormatInt(f.ResourceID, 10) + " or its room " + strconv.FormatInt(f.ParentResourceID, 10)
 }
 
 func joinInts(v []int) string {

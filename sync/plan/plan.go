@@ -85,6 +85,9 @@ type Plan struct {
 // Options tune BuildWith.
 type Options struct {
 	Expand recur.Options
+	// Room is the LOCATION resource the box's camera stands in (0: none):
+	// events booked on it are the box's too (BoxResources).
+	Room int64
 }
 
 // Build plans events for the resource over [from, to). A resourceID of 0
@@ -102,7 +105,7 @@ func BuildWith(events []schedule.Event, resourceID int64, from, to time.Time, op
 	}
 	var blackouts []Entry
 	for _, o := range res.Occurrences {
-		if resourceID > 0 && !slices.Contains(o.ResourceIDs, resourceID) {
+		if !(BoxResources{Camera: resourceID, Room: opts.Room}).Owns(o.ResourceIDs) {
 			if o.Type == schedule.TypeBlackout && len(o.ResourceIDs) == 0 && o.Status == schedule.StatusActive {
 				p.Problems = append(p.Problems, Problem{EventID: o.ReferenceID(),
 					Reason: "blackout " + o.Key + " has no resource: not applied"})

@@ -93,8 +93,11 @@ type Config struct {
 	// ResourceID is this box's resource: the plan keeps only events booked
 	// on it (checked on the box as well as by the server's filter, since a
 	// CAPTURE_DEVICE session sees the whole partner; kaltura.md §8). 0
-	// keeps every event (when filtering by location).
+	// keeps every event (for tools).
 	ResourceID int64
+	// RoomID is the LOCATION resource the camera stands in (0: none):
+	// events booked on the room are the box's too (plan.BoxResources).
+	RoomID int64
 	// ResourceIDs is the older form of ResourceID: when ResourceID is 0,
 	// its single element is used. Deprecated: set ResourceID.
 	ResourceIDs []int64
@@ -241,7 +244,7 @@ func New(cfg Config) (*Syncer, error) {
 		cfg.ResourceID = cfg.ResourceIDs[0]
 	}
 	if cfg.Plan == nil {
-		res, opts := cfg.ResourceID, plan.Options{Expand: recur.Options{NoExpansion: !cfg.ExpandSeries}}
+		res, opts := cfg.ResourceID, plan.Options{Expand: recur.Options{NoExpansion: !cfg.ExpandSeries}, Room: cfg.RoomID}
 		cfg.Plan = func(events []schedule.Event, from, to time.Time) plan.Plan {
 			return plan.BuildWith(events, res, from, to, opts)
 		}

@@ -75,12 +75,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	var result any
 	var callErr error
 	if service == "multirequest" {
-		result = s.multiRequest(r.Context(), p, files, base)
+		result = s.multiRequest(r.Context(), p, files, base, w.Header())
 		if format == formatICal {
 			format = formatJSON
 		}
 	} else {
-		result, callErr = s.dispatch(&call{ctx: r.Context(), p: p, files: files, service: service, action: action, baseURL: base})
+		result, callErr = s.dispatch(&call{ctx: r.Context(), p: p, files: files, service: service, action: action, baseURL: base, header: w.Header()})
 	}
 	s.writeResult(w, format, p, result, callErr)
 	code := ""
@@ -134,7 +134,7 @@ var resultRef = regexp.MustCompile(`\{(\d+):result(?::([^}]*))?\}`)
 // multiRequest runs `service=multirequest` (kaltura.md §0): sub-calls as
 // `N:key` params (numbered from 0 or 1), a top-level ks for all, and
 // `{N:result:path}` references counting from 1. Errors stay inline.
-func (s *Server) multiRequest(ctx context.Context, p kapi.Params, files map[string]*upFile, base string) []any {
+func (s *Server) multiRequest(ctx context.Context, p kapi.Params, files map[string]*upFile, base string, header http.Header) []any {
 	groups := map[int]kapi.Params{}
 	top := kapi.Params{}
 	for k, v := range p {
@@ -179,7 +179,7 @@ func (s *Server) multiRequest(ctx context.Context, p kapi.Params, files map[stri
 			}
 		}
 		res, err := s.dispatch(&call{ctx: ctx, p: sub, files: subFiles, service: strings.ToLower(sub.String("service")),
-			action: strings.ToLower(sub.String("action")), baseURL: base})
+			action: strings.ToLower(sub.String("action")), baseURL: base, header: header})
 		var out any
 		if err != nil {
 			out = exceptionObject(asException(err))

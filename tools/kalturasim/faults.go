@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,6 +67,8 @@ type Fault struct {
 	ResetAfter  int64         `json:"resetAfter,omitempty"`
 	Code        string        `json:"code,omitempty"`
 	Message     string        `json:"message,omitempty"`
+	// Args are the exception's args (FaultAPIError), in sorted key order.
+	Args map[string]string `json:"args,omitempty"`
 
 	seen  int
 	fired int
@@ -248,7 +251,16 @@ func (f *Fault) exception(service, action string) *kapi.Exception {
 		if msg == "" {
 			msg = "Injected fault"
 		}
-		return kapi.Errorf(code, msg)
+		keys := make([]string, 0, len(f.Args))
+		for k := range f.Args {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var args []string
+		for _, k := range keys {
+			args = append(args, k, f.Args[k])
+		}
+		return kapi.Errorf(code, msg, args...)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,6 +48,21 @@ var templateCopied = []string{
 	"entitledUsersPublish", "entitledUsersView", "partnerData", "licenseType", "credit", "startDate", "endDate",
 }
 
+// insertOnlyFields are the KalturaBaseEntry properties CAPTURE_DEVICE_ROLE
+// lacks the insert permission for (S deployment/permissions/
+// object.KalturaBaseEntry.ini): on media.add/baseEntry.add they are
+// silently nulled, with only a response header to say so (kaltura.md §5).
+var insertOnlyFields = []string{
+	"referenceId", "categories", "categoriesIds", "entitledUsersEdit", "entitledUsersPublish", "entitledUsersView",
+	"accessControlId", "startDate", "endDate",
+}
+
+// insertDeniedHeader is the response header KalturaObject::validateForInsert
+// adds for a property it nulled.
+func insertDeniedHeader(property string) (string, string) {
+	return "KalturaBaseEntry-" + property + "-error", "Current user has no insert permission for property " + property
+}
+
 // entry is one base/media entry; guarded by Server.mu.
 type entry struct {
 	id             string
@@ -69,6 +85,8 @@ type entry struct {
 // EntrySpec describes a template (or any) entry created through the admin
 // API. Fields holds further API properties by name (e.g. "licenseType").
 type EntrySpec struct {
+	// ID is the entry id; "" draws one. An id already in use is an error.
+	ID                   string            `json:"id,omitempty"`
 	PartnerID            int64             `json:"partnerId,omitempty"`
 	Name                 string            `json:"name,omitempty"`
 	Description          string            `json:"description,omitempty"`
@@ -217,7 +235,12 @@ func (s *Server) AddTemplateEntry(spec EntrySpec) (EntryInfo, error) {
 	if s.partners[spec.PartnerID] == nil {
 		return EntryInfo{}, fmt.Errorf("kalturasim: add template: unknown partner %d", spec.PartnerID)
 	}
-	e.id = s.newEntryID()
+	e.id = spec.ID
+	if e.id == "" {
+		e.id = s.newEntryID()
+	} else if _, dup := s.entries[e.id]; dup {
+		return EntryInfo{}, fmt.Errorf("kalturasim: add template: entry %s exists", e.id)
+	}
 	s.entries[e.id] = e
 	s.entryOrder = append(s.entryOrder, e.id)
 	return e.info(), nil
@@ -316,6 +339,16 @@ func (s *Server) entryAdd(r *call, service string) (any, error) {
 	admin := c.SessionType == kapi.SessionAdmin
 	if in.Has("userId") && !admin && in.String("userId") != c.UserID {
 		return nil, errOwnership()
+	}
+	if c.Role == kapi.RoleCaptureDevice {
+		in = maps.Clone(in)
+		for _, k := range insertOnlyFields {
+			if in.Has(k) || in.IsNull(k) {
+				delete(in, k)
+				delete(in, k+"__null")
+				r.addHeader(insertDeniedHeader(k))
+			}
+		}
 	}
 	now := c.Now.Unix()
 	e := &entry{partnerID: c.PartnerID, objectType: objType, str: map[string]string{}, ints: map[string]int64{},

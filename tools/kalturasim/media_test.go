@@ -39,8 +39,10 @@ func TestMediaAddTemplateCopy(t *testing.T) {
 			"categoriesIds": "301", "partnerData": "pd", "licenseType": "3", "templateEntryId": tpl.ID, "status": "7"}, ""},
 		{"no disableentitlement: no categories", noEnt, nil, tpl.ID, map[string]string{
 			"userId": "box2", "entitledUsersEdit": "coeditor", "categories": "", "categoriesIds": ""}, ""},
-		{"passed fields override", withEnt, map[string]string{"entry:name": "BIO 210 2025-09-15", "entry:referenceId": "7340012"}, tpl.ID,
-			map[string]string{"name": "BIO 210 2025-09-15", "referenceId": "7340012", "tags": "t1,t2"}, ""},
+		{"passed fields override", withEnt, map[string]string{"entry:name": "BIO 210 2025-09-15", "entry:adminTags": "adm,capturebox-event-7340012"}, tpl.ID,
+			map[string]string{"name": "BIO 210 2025-09-15", "adminTags": "adm,capturebox-event-7340012", "tags": "t1,t2"}, ""},
+		{"insert-only fields dropped for the device", withEnt, map[string]string{"entry:referenceId": "7340012", "entry:categoriesIds": "999"}, tpl.ID,
+			map[string]string{"referenceId": "", "categoriesIds": "301"}, ""},
 		{"missing template is silent", withEnt, nil, "0_missing0", map[string]string{
 			"name": defaultName, "templateEntryId": "0_missing0", "entitledUsersEdit": "", "tags": "", "userId": "box1"}, ""},
 		{"admin KS owner overwritten too", admin, nil, tpl.ID, map[string]string{"userId": "admin"}, ""},
@@ -114,7 +116,7 @@ func TestMediaAddContent(t *testing.T) {
 			t.Fatalf("retry: %v", r)
 		}
 		e.srv.AdvanceClock(time.Minute)
-		if g := e.ok("media", "get", map[string]string{"ks": ks, "entryId": ent}); num(g["status"]) != EntryReady {
+		if g := e.ok("baseentry", "get", map[string]string{"ks": ks, "entryId": ent}); num(g["status"]) != EntryReady {
 			t.Fatalf("not ready: %v", g)
 		}
 		info, ok := e.srv.Entry(ent)
@@ -143,7 +145,7 @@ func TestMediaAddContent(t *testing.T) {
 		if num(r["status"]) != UploadClosed {
 			t.Fatalf("final chunk: %v", r)
 		}
-		if g := e.ok("media", "get", map[string]string{"ks": ks, "entryId": ent}); num(g["status"]) != EntryPreconvert {
+		if g := e.ok("baseentry", "get", map[string]string{"ks": ks, "entryId": ent}); num(g["status"]) != EntryPreconvert {
 			t.Fatalf("entry: %v", g)
 		}
 		e.srv.AdvanceClock(time.Minute)
@@ -177,7 +179,7 @@ func TestMediaAddContent(t *testing.T) {
 		e.upload(ks, tok, data, "rec.mp4", map[string]string{"resume": "0", "finalChunk": "1"})
 		addContent(ent, tok)
 		e.srv.AdvanceClock(time.Minute)
-		if g := e.ok("media", "get", map[string]string{"ks": ks, "entryId": ent}); num(g["status"]) != EntryConvertError {
+		if g := e.ok("baseentry", "get", map[string]string{"ks": ks, "entryId": ent}); num(g["status"]) != EntryConvertError {
 			t.Fatalf("entry: %v", g)
 		}
 	})

@@ -77,6 +77,10 @@ type Options struct {
 	ProcessingDelay time.Duration
 	// MaxRequestBody bounds one request body (default 2 GiB).
 	MaxRequestBody int64
+	// PermissionsFile is the CAPTURE_DEVICE permission table
+	// (capture-device-permissions.tsv). "" finds it with
+	// FindPermissionsFile; New fails when it cannot be found or read.
+	PermissionsFile string
 }
 
 // Server is the simulated Kaltura API. Create it with New.
@@ -106,6 +110,7 @@ type Server struct {
 	entryOrder   []string
 
 	faults *Faults
+	perms  *Permissions
 
 	adminMounts map[string]http.Handler
 
@@ -131,6 +136,17 @@ type call struct {
 	action  string
 	ks      string // the raw ks param
 	baseURL string // proto://host of the request
+	// header collects response headers an action adds (the
+	// KalturaBaseEntry-<property>-error of a dropped insert-only field);
+	// nil for in-process calls.
+	header http.Header
+}
+
+// addHeader adds a response header, if the call has a response.
+func (r *call) addHeader(k, v string) {
+	if r.header != nil {
+		r.header.Add(k, v)
+	}
 }
 
 // New returns a Server with one seeded partner (Options.PartnerID) and its
@@ -154,6 +170,17 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxRequestBody == 0 {
 		opts.MaxRequestBody = DefaultMaxRequestBody
 	}
+	if opts.PermissionsFile == "" {
+		p, err := FindPermissionsFile()
+		if err != nil {
+			return nil, err
+		}
+		opts.PermissionsFile = p
+	}
+	perms, err := LoadPermissions(opts.PermissionsFile)
+	if err != nil {
+		return nil, err
+	}
 	seed := opts.Seed
 	if seed == 0 {
 		var b [8]byte
@@ -175,6 +202,7 @@ func New(opts Options) (*Server, error) {
 		uploadTokens: map[string]*uploadToken{},
 		entries:      map[string]*entry{},
 		closed:       make(chan struct{}),
+		perms:        perms,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

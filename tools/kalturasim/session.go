@@ -334,6 +334,15 @@ func (s *Server) AddAppToken(spec AppTokenSpec) (AppToken, error) {
 	return *t, nil
 }
 
+// ExpireKS makes a KS expired from now on (INVALID_KS EXPIRED), as if the
+// server's clock had passed its expiry: a server-side expiry the box did
+// not foresee.
+func (s *Server) ExpireKS(ks string) {
+	s.mu.Lock()
+	s.expiredKS[ks] = true
+	s.mu.Unlock()
+}
+
 // SetAppTokenStatus disables (AppTokenDisabled) or re-enables a token.
 // Disabling does not revoke sessions already issued.
 func (s *Server) SetAppTokenStatus(id string, status int) error {

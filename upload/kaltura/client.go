@@ -34,13 +34,14 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
 // Defaults for Options.
 const (
 	DefaultTimeout          = 60 * time.Second
-	DefaultUploadTimeout    = 10 * time.Minute
+	DefaultFinalChunkWait   = 45 * time.Second
 	DefaultMaxResponseBytes = 8 << 20
 	DefaultClientTag        = "capturebox:dev"
 )
@@ -59,10 +60,13 @@ type Options struct {
 	RootCAs    *x509.CertPool
 	// ClientTag is sent with each call; "capturebox:<version>".
 	ClientTag string
-	// Timeout bounds each API call; UploadTimeout each chunk upload (the
-	// final chunk may legitimately take 45 s on the server).
-	Timeout       time.Duration
-	UploadTimeout time.Duration
+	// Timeout bounds each API call (kaltura.request_timeout). A chunk
+	// upload has no total limit: it is stalled, and abandoned, when no
+	// byte of it was taken for Timeout, or when no reply came within
+	// Timeout after its last byte (plus FinalChunkWait for a final chunk,
+	// which the server may hold while it appends parked chunks).
+	Timeout        time.Duration
+	FinalChunkWait time.Duration
 	// MaxResponseBytes caps a decoded JSON reply.
 	MaxResponseBytes int64
 	Logger           *slog.Logger
@@ -102,8 +106,8 @@ func New(opts Options) (*Client, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	if opts.UploadTimeout <= 0 {
-		opts.UploadTimeout = DefaultUploadTimeout
+	if opts.FinalChunkWait <= 0 {
+		opts.FinalChunkWait = DefaultFinalChunkWait
 	}
 	if opts.MaxResponseBytes <= 0 {
 		opts.MaxResponseBytes = DefaultMaxResponseBytes
@@ -197,19 +201,35 @@ func (c *Client) Multi(ctx context.Context, ks string, reqs []Request) ([]Result
 			params[p+k] = v
 		}
 	}
-	body, _, err := c.do(ctx, ks, "multirequest", "null", params, "1", false, c.opts.MaxResponseBytes)
+	// Errors of the whole request name the calls inside it
+	// ("media.add+media.addContent"), not "multirequest.null".
+	names := make([]string, len(reqs))
+	for i, r := range reqs {
+		names[i] = r.Service + "." + r.Action
+	}
+	name := strings.Join(names, "+")
+	form := c.form(ks, "1", params)
+	rctx, cancel := context.WithTimeoutCause(ctx, c.opts.Timeout, errCallTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.endpoint(c.base, "multirequest", "null"), strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("kaltura: %s: %w", name, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	body, _, err := c.send(req, name, "", c.opts.MaxResponseBytes)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAPIError("multirequest", "", body); err != nil {
+	if err := checkAPIError(name, "", body); err != nil {
 		return nil, err
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(body, &raws); err != nil {
-		return nil, &HTTPError{Service: "multirequest", StatusCode: 200, Detail: "reply is not a JSON array"}
+		return nil, &HTTPError{Service: name, StatusCode: 200, Detail: "reply is not a JSON array"}
 	}
 	if len(raws) != len(reqs) {
-		return nil, &HTTPError{Service: "multirequest", StatusCode: 200, Detail: fmt.Sprintf("%d results for %d calls", len(raws), len(reqs))}
+		return nil, &HTTPError{Service: name, StatusCode: 200, Detail: fmt.Sprintf("%d results for %d calls", len(raws), len(reqs))}
 	}
 	out := make([]Result, len(raws))
 	for i, raw := range raws {
@@ -297,33 +317,48 @@ func (c *Client) do(ctx context.Context, ks, service, action string, params url.
 	return c.send(req, service, action, max)
 }
 
+// callName is "service.action", or service alone when action is empty
+// (a multirequest's joined names).
+func callName(service, action string) string {
+	if action == "" {
+		return service
+	}
+	return service + "." + action
+}
+
 func (c *Client) send(req *http.Request, service, action string, max int64) ([]byte, http.Header, error) {
 	start := c.clock()
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if cause := context.Cause(req.Context()); errors.Is(cause, errCallTimeout) {
+		switch cause := context.Cause(req.Context()); {
+		case errors.Is(cause, errCallTimeout):
 			err = fmt.Errorf("%w: %w", errCallTimeout, err)
+		case errors.Is(cause, ErrStalled):
+			err = cause
 		}
-		c.log.Debug("kaltura call failed", "call", service+"."+action, "err", err)
-		return nil, nil, fmt.Errorf("kaltura: %s.%s: %w", service, action, err)
+		c.log.Debug("kaltura call failed", "call", callName(service, action), "err", err)
+		return nil, nil, fmt.Errorf("kaltura: %s: %w", callName(service, action), err)
 	}
 	defer resp.Body.Close()
 	var r io.Reader = resp.Body
 	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") && !resp.Uncompressed {
 		zr, err := gzip.NewReader(bufio.NewReader(resp.Body))
 		if err != nil {
-			return nil, nil, fmt.Errorf("kaltura: %s.%s: gzip reply: %w", service, action, err)
+			return nil, nil, fmt.Errorf("kaltura: %s: gzip reply: %w", callName(service, action), err)
 		}
 		defer zr.Close()
 		r = zr
 	}
 	body, err := io.ReadAll(io.LimitReader(r, max+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("kaltura: %s.%s: reading reply: %w", service, action, err)
+		if cause := context.Cause(req.Context()); errors.Is(cause, ErrStalled) {
+			err = cause
+		}
+		return nil, nil, fmt.Errorf("kaltura: %s: reading reply: %w", callName(service, action), err)
 	}
-	c.log.Debug("kaltura call", "call", service+"."+action, "status", resp.StatusCode, "bytes", len(body), "took", c.clock().Sub(start))
+	c.log.Debug("kaltura call", "call", callName(service, action), "status", resp.StatusCode, "bytes", len(body), "took", c.clock().Sub(start))
 	if int64(len(body)) > max {
-		return nil, nil, fmt.Errorf("kaltura: %s.%s: %w (%d bytes)", service, action, ErrTooLarge, max)
+		return nil, nil, fmt.Errorf("kaltura: %s: %w (%d bytes)", callName(service, action), ErrTooLarge, max)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, nil, &HTTPError{Service: service, Action: action, StatusCode: resp.StatusCode}
@@ -396,9 +431,18 @@ func (c *Client) Upload(ctx context.Context, ks string, ch Chunk) (*UploadToken,
 	if u := c.uploadBase(ch.UploadURL); u != nil {
 		base = u
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, c.opts.UploadTimeout, errCallTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(base, "uploadtoken", "upload"), &exactReader{r: body, n: int64(len(headBytes)) + ch.Length + int64(len(tail))})
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	wait := c.opts.Timeout
+	if ch.Final {
+		wait += c.opts.FinalChunkWait
+	}
+	wd := newWatchdog(c.opts.Timeout, wait, func(d time.Duration) {
+		cancel(fmt.Errorf("%w: no progress for %s", ErrStalled, d))
+	})
+	defer wd.stop()
+	n := int64(len(headBytes)) + ch.Length + int64(len(tail))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint(base, "uploadtoken", "upload"), &progressReader{r: &exactReader{r: body, n: n}, wd: wd, left: n})
 	if err != nil {
 		return nil, fmt.Errorf("kaltura: uploadToken.upload: %w", err)
 	}
@@ -413,6 +457,80 @@ func (c *Client) Upload(ctx context.Context, ks string, ch Chunk) (*UploadToken,
 		return nil, err
 	}
 	return &tok, nil
+}
+
+// ErrStalled is the cause of a chunk upload abandoned because it made no
+// progress for the request timeout (Options.Timeout): no byte of the body
+// was taken, or no reply came after the last one. It is transient.
+var ErrStalled = errors.New("kaltura: upload stalled")
+
+// watchdog cancels a chunk upload that stops making progress. While the
+// body is being sent, each read restarts an idle timer of idle; once the
+// body is sent, the reply must come within wait.
+type watchdog struct {
+	mu     sync.Mutex
+	t      *time.Timer
+	idle   time.Duration
+	wait   time.Duration
+	cur    time.Duration
+	fire   func(time.Duration)
+	done   bool
+	sentAt bool
+}
+
+func newWatchdog(idle, wait time.Duration, fire func(time.Duration)) *watchdog {
+	w := &watchdog{idle: idle, wait: wait, cur: idle, fire: fire}
+	w.t = time.AfterFunc(idle, w.expire)
+	return w
+}
+
+func (w *watchdog) expire() {
+	w.mu.Lock()
+	if w.done {
+		w.mu.Unlock()
+		return
+	}
+	w.done = true
+	d := w.cur
+	w.mu.Unlock()
+	w.fire(d)
+}
+
+// progress restarts the idle timer; sent switches to the reply wait.
+func (w *watchdog) progress(sent bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done || w.sentAt {
+		return
+	}
+	w.cur = w.idle
+	if sent {
+		w.sentAt, w.cur = true, w.wait
+	}
+	w.t.Reset(w.cur)
+}
+
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.mu.Unlock()
+	w.t.Stop()
+}
+
+// progressReader reports each read of the request body to the watchdog.
+type progressReader struct {
+	r    io.Reader
+	wd   *watchdog
+	left int64 // bytes of the body not yet read
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.left -= int64(n)
+	if n > 0 || err != nil {
+		p.wd.progress(err == io.EOF || p.left <= 0)
+	}
+	return n, err
 }
 
 // exactReader fails if the data source yields fewer bytes than promised

@@ -376,3 +376,19 @@ func TestNumDecoding(t *testing.T) {
 		}
 	}
 }
+
+// TestMultiErrorsNameTheCalls (issue 16): a multirequest that fails as a
+// whole names the calls inside it, not "multirequest.null".
+func TestMultiErrorsNameTheCalls(t *testing.T) {
+	c, _ := newTestClient(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	_, err := c.Multi(context.Background(), "ks", []Request{{Service: "media", Action: "add"}, {Service: "media", Action: "addContent"}})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if s := err.Error(); !strings.Contains(s, "media.add+media.addContent") || strings.Contains(s, "multirequest") || strings.Contains(s, "null") {
+		t.Fatalf("error %q does not name the failing calls", s)
+	}
+	if Classify(err) != ClassTransient {
+		t.Fatalf("class %v", Classify(err))
+	}
+}

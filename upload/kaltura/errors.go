@@ -203,7 +203,7 @@ type HTTPError struct {
 
 // Error implements error.
 func (e *HTTPError) Error() string {
-	s := fmt.Sprintf("kaltura: %s.%s: HTTP %d", e.Service, e.Action, e.StatusCode)
+	s := fmt.Sprintf("kaltura: %s: HTTP %d", callName(e.Service, e.Action), e.StatusCode)
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}
@@ -263,7 +263,7 @@ func Classify(err error) Class {
 	if errors.Is(err, context.Canceled) {
 		return ClassUnknown
 	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errCallTimeout) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errCallTimeout) || errors.Is(err, ErrStalled) {
 		return ClassTransient
 	}
 	var ue *url.Error

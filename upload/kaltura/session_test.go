@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capturebox/capturebox/upload/internal/kfake"
+	"github.com/capturebox/capturebox/tools/kalturasim/simtest"
 	"github.com/capturebox/capturebox/upload/kaltura"
 )
 
@@ -39,7 +39,7 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 type env struct {
-	fake    *kfake.Server
+	fake    *simtest.Server
 	clock   *fakeClock
 	sess    *kaltura.Session
 	id, tok string
@@ -68,16 +68,23 @@ func (l *lockedBuffer) String() string {
 func newEnv(t *testing.T, hashType string, sessionDuration time.Duration) *env {
 	t.Helper()
 	clk := &fakeClock{t: time.Date(2025, 9, 2, 9, 0, 0, 0, time.UTC)}
-	f := kfake.New(1234567)
+	f, err := simtest.New(time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
 	f.Clock = clk.Now
-	id, tok := f.AddAppToken(hashType, sessionDuration)
+	id, tok, err := f.AddAppToken(hashType, sessionDuration)
+	if err != nil {
+		t.Fatal(err)
+	}
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, err := kaltura.New(kaltura.Options{BaseURL: "https://kaltura.test", HTTPClient: &http.Client{Transport: f.Transport()}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := kaltura.NewSession(c, kaltura.SessionConfig{PartnerID: 1234567, AppTokenID: id, AppToken: tok, HashType: hashType, Clock: clk.Now, Logger: log})
+	s, err := kaltura.NewSession(c, kaltura.SessionConfig{PartnerID: f.PartnerID(), AppTokenID: id, AppToken: tok, HashType: hashType, Clock: clk.Now, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -125,6 +125,7 @@ type MediaEntry struct {
 	ReferenceID          string `json:"referenceId"`
 	TemplateEntryID      string `json:"templateEntryId"`
 	CategoriesIDs        string `json:"categoriesIds"`
+	Categories           string `json:"categories"`
 	UserID               Str    `json:"userId"`
 	EntitledUsersEdit    string `json:"entitledUsersEdit"`
 	EntitledUsersPublish string `json:"entitledUsersPublish"`

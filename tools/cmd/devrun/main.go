@@ -198,8 +198,8 @@ func watchEntries(ctx context.Context, base string) {
 				continue
 			}
 			seen[e.ID] = true
-			fmt.Printf("KALTURA entry %s READY: %q template=%s referenceId=%s owner=%s categories=%s %d bytes sha256=%.12s\n",
-				e.ID, e.Fields["name"], e.Fields["templateEntryId"], e.Fields["referenceId"], e.Fields["userId"],
+			fmt.Printf("KALTURA entry %s READY: %q template=%s adminTags=%s owner=%s categories=%s %d bytes sha256=%.12s\n",
+				e.ID, e.Fields["name"], e.Fields["templateEntryId"], e.Fields["adminTags"], e.Fields["userId"],
 				e.Fields["categoriesIds"], e.ContentSize, e.ContentSHA256)
 		}
 	}

@@ -40,6 +40,8 @@ type config struct {
 	data       string
 	processing time.Duration
 	finalWait  time.Duration
+	serviceURL string
+	perms      string
 }
 
 // Seeded is the JSON line printed on stdout.
@@ -66,6 +68,8 @@ func main() {
 	flag.StringVar(&cfg.data, "data", "", "data directory for uploads (default: a temporary directory)")
 	flag.DurationVar(&cfg.processing, "processing-delay", kalturasim.DefaultProcessingDelay, "time an entry takes to become READY")
 	flag.DurationVar(&cfg.finalWait, "final-chunk-wait", kalturasim.DefaultFinalChunkMaxAppendTime, "upload_final_chunk_max_append_time")
+	flag.StringVar(&cfg.serviceURL, "service-url", "", "proto://host handed out as an upload token's uploadUrl (e.g. a proxy in front of the simulator; default: the host each request came to)")
+	flag.StringVar(&cfg.perms, "permissions", "", "CAPTURE_DEVICE permission table (default: shared/spec/"+kalturasim.PermissionsFileName+" found above the working directory)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -84,6 +88,7 @@ func run(ctx context.Context, cfg config, out io.Writer, log *slog.Logger, ready
 	}
 	srv, err := kalturasim.New(kalturasim.Options{
 		Logger: log, DataDir: cfg.data, ProcessingDelay: cfg.processing, FinalChunkMaxAppendTime: cfg.finalWait,
+		ServiceURL: cfg.serviceURL, PermissionsFile: cfg.perms,
 	})
 	if err != nil {
 		return err
