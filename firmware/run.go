@@ -124,7 +124,8 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.syncer, err = syncer.New(syncer.Config{
 		Fetcher:     faultingFetcher{inner: fetcher, faults: b.faults},
 		Store:       cache.New(b.path("schedule")),
-		Clock:       func() (time.Time, bool) { return time.Now(), b.trust.Trusted() },
+		Clock:       time.Now,
+		Trusted:     b.trust.Trusted,
 		ResourceIDs: resources,
 		Interval:    cfg.Sync.Interval,
 		Jitter:      jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),

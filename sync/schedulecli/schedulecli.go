@@ -366,7 +366,7 @@ func SyncOnce(ctx context.Context, remote Remote, env Env) (plan.Plan, error) {
 	s, err := syncer.New(syncer.Config{
 		Fetcher:    remote.Fetcher,
 		Store:      noCache{},
-		Clock:      func() (time.Time, bool) { return now, true },
+		Clock:      func() time.Time { return now },
 		ResourceID: remote.ResourceID,
 		Logger:     env.Logger,
 	})
