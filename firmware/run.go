@@ -287,6 +287,7 @@ func NewFetcher(cfg *config.Config, client *kaltura.Client, session *kaltura.Ses
 			Filter:           filter,
 			Window:           cfg.Sync.Window,
 			MaxBytes:         int64(cfg.Sync.MaxResponseSize),
+			PageSize:         cfg.Sync.PageSize,
 			NarrowOnOverflow: true,
 			Logger:           log.With("part", "fetch"),
 		})
