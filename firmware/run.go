@@ -121,7 +121,8 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.syncer, err = syncer.New(syncer.Config{
 		Fetcher:    faultingFetcher{inner: fetcher, faults: b.faults},
 		Store:      cache.New(b.path("schedule")),
-		Clock:      func() (time.Time, bool) { return time.Now(), b.trust.Trusted() },
+		Clock:      time.Now,
+		Trusted:    b.trust.Trusted,
 		ResourceID: cfg.Kaltura.ResourceID,
 		RoomID:     cfg.Kaltura.ParentResourceID,
 		Interval:   cfg.Sync.Interval,
@@ -297,6 +298,7 @@ func NewFetcher(cfg *config.Config, client *kaltura.Client, session *kaltura.Ses
 			Filter:           filter,
 			Window:           cfg.Sync.Window,
 			MaxBytes:         int64(cfg.Sync.MaxResponseSize),
+			PageSize:         cfg.Sync.PageSize,
 			NarrowOnOverflow: true,
 			Logger:           log.With("part", "fetch"),
 		})

@@ -12,9 +12,10 @@
 # the parser's limits (16 MiB, 10,000 events): they must be refused, fast
 # and without reading them; the others must be planned.
 #
-# It prints one line per input and exits 1 when any run reaches
-# BENCH_SCHEDULE_MAX_RSS_MIB (64) or BENCH_SCHEDULE_MAX_SECONDS (2), or
-# ends with an unexpected status.
+# It prints one line per input (elapsed and CPU time: on a shared machine
+# the elapsed time includes waiting for a CPU) and exits 1 when any run
+# reaches BENCH_SCHEDULE_MAX_RSS_MIB (64) or BENCH_SCHEDULE_MAX_SECONDS (2)
+# elapsed, or ends with an unexpected status.
 #
 # Environment (all optional):
 #   BENCH_SCHEDULE_DIR          work directory (default out/bench-schedule)
@@ -46,11 +47,11 @@ for spec in ordinary10k:0 identical4000:0 secondly:0 big62mb:1 huge70mb:1; do
 	name=${spec%%:*}
 	want=${spec##*:}
 	set +e
-	/usr/bin/time -o "$dir/$name.time" -f '%M %e' bin/capturebox schedule -ical "$dir/$name.ics" -resource 58 \
+	/usr/bin/time -o "$dir/$name.time" -f '%M %e %U %S' bin/capturebox schedule -ical "$dir/$name.ics" -resource 58 \
 		-from 2025-10-01T00:00:00Z -to 2025-11-01T00:00:00Z -json >"$dir/$name.out" 2>"$dir/$name.err"
 	rc=$?
 	set -e
-	read -r rss_kib secs < <(tail -n 1 "$dir/$name.time")
+	read -r rss_kib secs usr sys < <(tail -n 1 "$dir/$name.time")
 	bytes=$(stat -c %s "$dir/$name.ics")
 	lines=$(wc -l <"$dir/$name.out")
 	verdict=ok
@@ -62,7 +63,8 @@ for spec in ordinary10k:0 identical4000:0 secondly:0 big62mb:1 huge70mb:1; do
 		verdict="FAIL: $max_s s or more"
 	fi
 	[ "$verdict" = ok ] || fail=1
-	printf '%-14s %10d bytes  %6d lines out  max RSS %6.1f MiB  %5.2f s  exit %d  %s\n' \
-		"$name" "$bytes" "$lines" "$(awk -v k="$rss_kib" 'BEGIN { print k / 1024 }')" "$secs" "$rc" "$verdict"
+	printf '%-14s %10d bytes  %6d lines out  max RSS %6.1f MiB  %5.2f s (cpu %5.2f s)  exit %d  %s\n' \
+		"$name" "$bytes" "$lines" "$(awk -v k="$rss_kib" 'BEGIN { print k / 1024 }')" "$secs" \
+		"$(awk -v u="$usr" -v s="$sys" 'BEGIN { print u + s }')" "$rc" "$verdict"
 done
 exit $fail

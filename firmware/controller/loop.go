@@ -113,11 +113,15 @@ func (l *Loop) Init() error {
 // Recovered tells the loop which recordings were running when the box last
 // stopped: they are no longer running (the caller recovered their files),
 // so the next decision starts a further part if their event is still on.
+// The new state is saved like any other transition.
 func (l *Loop) Recovered() []Rec {
 	var out []Rec
 	for k, r := range l.state.Running {
 		out = append(out, r)
 		delete(l.state.Running, k)
+	}
+	if len(out) > 0 {
+		l.save()
 	}
 	slices.SortFunc(out, func(a, b Rec) int { return a.Started.Compare(b.Started) })
 	return out

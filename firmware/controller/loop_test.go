@@ -76,3 +76,17 @@ func TestApplySavesEveryOutcome(t *testing.T) {
 		t.Fatal("the first loop saved again")
 	}
 }
+
+func TestRecoveredIsSaved(t *testing.T) {
+	store := &memStore{}
+	l := &Loop{Log: slog.New(slog.DiscardHandler), Store: store}
+	l.state = NewState()
+	r := Rec{ID: RecordingID("1", 1, t0), Occ: occ(1, "0s", "1h"), Part: 1, Started: t0}
+	l.state.Running["1"], l.state.Parts["1"] = r, 1
+	if got := l.Recovered(); len(got) != 1 || got[0].ID != r.ID {
+		t.Fatalf("Recovered() = %v", got)
+	}
+	if len(store.saved) != 1 || len(store.last().Running) != 0 || store.last().Parts["1"] != 1 {
+		t.Fatalf("saved %v", store.saved)
+	}
+}

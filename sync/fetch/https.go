@@ -42,6 +42,10 @@ type HTTPSOptions struct {
 	MaxBytes, MaxTotalBytes int64
 	// Timeout bounds one page request; default DefaultTimeout.
 	Timeout time.Duration
+	// PageSize is the number of events asked for per page, 1 to PageSize
+	// (the server's maximum, and the default). Smaller pages make more
+	// requests of smaller replies (config sync.page_size).
+	PageSize int
 	// MaxRelists is how many times a listing that moved while it was being
 	// paged is started again before giving up; default 3.
 	MaxRelists int
@@ -83,6 +87,9 @@ func NewHTTPS(opts HTTPSOptions) (*HTTPS, error) {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
+	}
+	if opts.PageSize <= 0 || opts.PageSize > PageSize {
+		opts.PageSize = PageSize
 	}
 	if opts.MaxRelists <= 0 {
 		opts.MaxRelists = 3
@@ -210,13 +217,13 @@ func (h *HTTPS) listOnce(ctx context.Context, from, to time.Time, st *Stats, onP
 	seen := map[int64]struct{}{}
 	var bytes int64
 	for page := 1; ; page++ {
-		if (page-1)*PageSize >= MaxMatches {
+		if (page-1)*h.opts.PageSize >= MaxMatches {
 			// Cannot happen when the total is checked; a guard against
 			// asking for QUERY_EXCEEDED_MAX_MATCHES_ALLOWED.
 			return nil, &IncompleteError{Reason: "page beyond the server's offset limit", Total: l.Total, Got: len(seen)}
 		}
 		name := "page " + strconv.Itoa(page)
-		body, sc, err := h.page(ctx, base, page, PageSize, st)
+		body, sc, err := h.page(ctx, base, page, h.opts.PageSize, st)
 		if err != nil {
 			return nil, &PageError{Page: name, Err: err}
 		}
@@ -236,7 +243,7 @@ func (h *HTTPS) listOnce(ctx context.Context, from, to time.Time, st *Stats, onP
 		} else if sc.total != l.Total {
 			return nil, &errMoved{reason: fmt.Sprintf("total changed from %d to %d at %s", l.Total, sc.total, name)}
 		}
-		if len(sc.ids) > PageSize {
+		if len(sc.ids) > h.opts.PageSize {
 			return nil, &IncompleteError{Reason: fmt.Sprintf("%s holds %d events, more than a page", name, len(sc.ids)), Total: l.Total, Got: len(seen)}
 		}
 		for _, id := range sc.ids {
@@ -246,11 +253,11 @@ func (h *HTTPS) listOnce(ctx context.Context, from, to time.Time, st *Stats, onP
 		if onPage != nil {
 			onPage(l.Pages[len(l.Pages)-1])
 		}
-		want := (l.Total + PageSize - 1) / PageSize
+		want := (l.Total + h.opts.PageSize - 1) / h.opts.PageSize
 		if page >= want {
 			break
 		}
-		if len(sc.ids) < PageSize {
+		if len(sc.ids) < h.opts.PageSize {
 			return nil, &errMoved{reason: fmt.Sprintf("%s is short (%d events)", name, len(sc.ids))}
 		}
 	}
@@ -283,8 +290,8 @@ func (h *HTTPS) recentlyUpdated(ctx context.Context, from, to time.Time, l *List
 	base.Set("filter:updatedAtGreaterThanOrEqual", strconv.FormatInt(since.Unix(), 10))
 	out := map[int64]string{}
 	total := -1
-	for page := 1; (page-1)*PageSize < MaxMatches; page++ {
-		_, sc, err := h.page(ctx, base, page, PageSize, st)
+	for page := 1; (page-1)*h.opts.PageSize < MaxMatches; page++ {
+		_, sc, err := h.page(ctx, base, page, h.opts.PageSize, st)
 		if err != nil {
 			return nil, &PageError{Page: "verification page " + strconv.Itoa(page), Err: err}
 		}
@@ -301,7 +308,7 @@ func (h *HTTPS) recentlyUpdated(ctx context.Context, from, to time.Time, l *List
 			}
 			out[id] = stamp
 		}
-		if len(sc.ids) < PageSize || page*PageSize >= total {
+		if len(sc.ids) < h.opts.PageSize || page*h.opts.PageSize >= total {
 			break
 		}
 	}

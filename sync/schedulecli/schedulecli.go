@@ -2,7 +2,8 @@
 // occurrences the box would record, as JSON lines or as a table in local
 // time, either from the configured Kaltura or from iCal files.
 //
-//	capturebox schedule [--config FILE] [--json] [--tz ZONE]
+//	capturebox schedule [--config FILE] [--resource ID] [--from RFC3339]
+//	    [--to RFC3339] [--json] [--tz ZONE]
 //	capturebox schedule --ical FILE [--ical FILE...] [FILE...]
 //	    [--resource ID] [--from RFC3339] [--to RFC3339] [--json] [--tz ZONE]
 //
@@ -86,8 +87,10 @@ type Env struct {
 	// DefaultConfig is the default of --config.
 	DefaultConfig string
 	// Remote opens the configured Kaltura for the form without --ical;
-	// nil: only --ical works.
-	Remote func(configPath string) (Remote, error)
+	// nil: only --ical works. resource, when not 0, replaces the
+	// configured resource (and its parent); window, when not 0, the
+	// configured look-ahead.
+	Remote func(configPath string, resource int64, window time.Duration) (Remote, error)
 }
 
 // Remote is the box's configured schedule source.
@@ -277,9 +280,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) 
 	fs.SetOutput(stderr)
 	var files multiFlag
 	fs.Var(&files, "ical", "Kaltura iCal `file` to read (repeatable; further files may follow the flags)")
-	resource := fs.Int64("resource", 0, "this box's Kaltura resource `id` (0: every resource)")
+	resource := fs.Int64("resource", 0, "the Kaltura resource `id` to plan for (with --ical, 0 is every resource; without, 0 is kaltura.resource_id)")
 	fromS := fs.String("from", "", "window start, RFC 3339 (default: now)")
-	toS := fs.String("to", "", "window end, RFC 3339 (default: from + 14 days)")
+	toS := fs.String("to", "", "window end, RFC 3339 (default: from + 14 days, or sync.window without --ical)")
 	asJSON := fs.Bool("json", false, "print one JSON object per occurrence")
 	tz := fs.String("tz", "", "IANA zone of the table (default: the box's local zone)")
 	cfgPath := fs.String("config", env.DefaultConfig, "configuration `file` of the box (without --ical: sync from its Kaltura)")
@@ -306,17 +309,33 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) 
 		if env.Remote == nil {
 			return fmt.Errorf("%w: no --ical file given", ErrUsage)
 		}
-		if *fromS != "" || *toS != "" || *resource != 0 {
-			return fmt.Errorf("%w: --from, --to and --resource go with --ical; the sync uses the box's window and resource", ErrUsage)
+		// The sync's clock is --from (default now); --to sets the window.
+		senv := env
+		if *fromS != "" {
+			t, err := time.Parse(time.RFC3339, *fromS)
+			if err != nil {
+				return fmt.Errorf("%w: --from: %v", ErrUsage, err)
+			}
+			senv.Now = t
 		}
-		remote, err := env.Remote(*cfgPath)
+		var window time.Duration
+		if *toS != "" {
+			t, err := time.Parse(time.RFC3339, *toS)
+			if err != nil {
+				return fmt.Errorf("%w: --to: %v", ErrUsage, err)
+			}
+			if window = t.Sub(senv.Now); window <= 0 {
+				return fmt.Errorf("%w: --to must be after --from", ErrUsage)
+			}
+		}
+		remote, err := env.Remote(*cfgPath, *resource, window)
 		if err != nil {
 			return err
 		}
 		if *tz == "" && remote.Local != nil {
 			loc = remote.Local
 		}
-		p, err := SyncOnce(ctx, remote, env)
+		p, err := SyncOnce(ctx, remote, senv)
 		if err != nil {
 			return err
 		}
@@ -366,7 +385,7 @@ func SyncOnce(ctx context.Context, remote Remote, env Env) (plan.Plan, error) {
 	s, err := syncer.New(syncer.Config{
 		Fetcher:    remote.Fetcher,
 		Store:      noCache{},
-		Clock:      func() (time.Time, bool) { return now, true },
+		Clock:      func() time.Time { return now },
 		ResourceID: remote.ResourceID,
 		Logger:     env.Logger,
 	})

@@ -187,9 +187,14 @@ func TestWithoutICalRunsTheSyncOnce(t *testing.T) {
 	f := &listingFetcher{body: body, ids: []int64{7340012}}
 	now := time.Date(2025, 9, 10, 0, 0, 0, 0, time.UTC)
 	var gotPath string
-	env := Env{Now: now, DefaultConfig: "/boot/capturebox.toml", Remote: func(path string) (Remote, error) {
-		gotPath = path
-		return Remote{Fetcher: f, ResourceID: 58, Local: ny(t)}, nil
+	var gotResource int64
+	var gotWindow time.Duration
+	env := Env{Now: now, DefaultConfig: "/boot/capturebox.toml", Remote: func(path string, resource int64, window time.Duration) (Remote, error) {
+		gotPath, gotResource, gotWindow = path, resource, window
+		if resource == 0 {
+			resource = 58
+		}
+		return Remote{Fetcher: f, ResourceID: resource, Local: ny(t)}, nil
 	}}
 	var out, errOut bytes.Buffer
 	if err := Run(context.Background(), []string{"--json"}, &out, &errOut, env); err != nil {
@@ -201,14 +206,21 @@ func TestWithoutICalRunsTheSyncOnce(t *testing.T) {
 	if !strings.Contains(out.String(), `"id":7340012`) || !strings.Contains(out.String(), `"record":true`) {
 		t.Errorf("output %s", out.String())
 	}
-	// Another resource: the plan keeps nothing.
+	if gotResource != 0 || gotWindow != 0 {
+		t.Errorf("overrides %d %s without flags", gotResource, gotWindow)
+	}
+	// Another resource, and a window from --from to --to: the sync's clock
+	// is --from; the plan keeps nothing of resource 59.
 	out.Reset()
-	env.Remote = func(string) (Remote, error) { return Remote{Fetcher: f, ResourceID: 59}, nil }
-	if err := Run(context.Background(), []string{"--json"}, &out, &errOut, env); err != nil || out.Len() != 0 {
+	args := []string{"--json", "--resource", "59", "--from", "2025-09-01T00:00:00Z", "--to", "2025-09-08T00:00:00Z"}
+	if err := Run(context.Background(), args, &out, &errOut, env); err != nil || out.Len() != 0 {
 		t.Errorf("resource 59: %v %q", err, out.String())
 	}
-	if err := Run(context.Background(), []string{"--from", "2025-01-01T00:00:00Z"}, &out, &errOut, env); !errors.Is(err, ErrUsage) {
-		t.Errorf("--from without --ical: %v, want a usage error", err)
+	if gotResource != 59 || gotWindow != 7*24*time.Hour || !f.now.Equal(time.Date(2025, 9, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("overrides: resource %d window %s clock %s", gotResource, gotWindow, f.now)
+	}
+	if err := Run(context.Background(), []string{"--from", "2025-01-02T00:00:00Z", "--to", "2025-01-01T00:00:00Z"}, &out, &errOut, env); !errors.Is(err, ErrUsage) {
+		t.Errorf("--to before --from: %v, want a usage error", err)
 	}
 }
 

@@ -106,7 +106,7 @@ func TestHeadStartStalePagesNotUsed(t *testing.T) {
 	ids := e.generate(1200, t0, 10*time.Minute)
 	e.ready()
 	real := e.s.cfg.Fetcher
-	now, _ := e.s.cfg.Clock()
+	now := e.s.cfg.Clock()
 	stale, err := real.Fetch(context.Background(), fetch.Request{Now: now})
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestHeadStartFetchFails(t *testing.T) {
 	e.ready()
 	e.mustSync()
 	real := e.s.cfg.Fetcher
-	now, _ := e.s.cfg.Clock()
+	now := e.s.cfg.Clock()
 	l, err := real.Fetch(context.Background(), fetch.Request{Now: now})
 	if err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		now, _ := s.cfg.Clock()
+		now := s.cfg.Clock()
 		delay := s.record(now, err)
 		timer.Reset(delay)
 	}
@@ -45,7 +45,7 @@ func (s *Syncer) Run(ctx context.Context) error {
 // returned; the status records the attempt either way.
 func (s *Syncer) Once(ctx context.Context) (*Snapshot, error) {
 	err := s.sync1(ctx)
-	now, _ := s.cfg.Clock()
+	now := s.cfg.Clock()
 	s.record(now, err)
 	if err != nil {
 		return nil, err

@@ -93,16 +93,13 @@ func (m *memStore) Save(e *cache.Entry) error {
 	return nil
 }
 
-func loopSyncer(t *testing.T, f Fetcher, st Store, clock Clock, logs *logBuffer) *Syncer {
+func loopSyncer(t *testing.T, f Fetcher, st Store, trusted func() bool, logs *logBuffer) *Syncer {
 	t.Helper()
-	if clock == nil {
-		clock = func() (time.Time, bool) { return time.Now(), true }
-	}
 	if logs == nil {
 		logs = &logBuffer{}
 	}
 	s, err := New(Config{
-		Fetcher: f, Store: st, Clock: clock,
+		Fetcher: f, Store: st, Clock: time.Now, Trusted: trusted,
 		Rand:   rand.New(rand.NewPCG(1, 2)),
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
@@ -272,10 +269,10 @@ func TestLoopWaitsForTrustedClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		trusted := false
-		clock := func() (time.Time, bool) {
+		clock := func() bool {
 			mu.Lock()
 			defer mu.Unlock()
-			return time.Now(), trusted
+			return trusted
 		}
 		f := &fakeFetcher{ids: []int64{1}}
 		logs := &logBuffer{}

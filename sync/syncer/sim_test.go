@@ -79,7 +79,7 @@ func newEnv(t testing.TB, mod func(*fetch.HTTPSOptions)) *env {
 func (e *env) newSyncer(f Fetcher) *Syncer {
 	s, err := New(Config{
 		Fetcher: f, Store: e.cache,
-		Clock:      func() (time.Time, bool) { return e.sim.Now(), true },
+		Clock:      e.sim.Now,
 		ResourceID: resource,
 		Logger:     slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

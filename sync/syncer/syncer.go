@@ -67,11 +67,6 @@ type Store interface {
 	Save(*cache.Entry) error
 }
 
-// Clock returns the current time and whether it is trustworthy (NTP
-// synchronised, or confirmed later than the build time). No sync runs on an
-// untrusted clock: the window would be wrong.
-type Clock func() (now time.Time, trusted bool)
-
 // ParseFunc parses one raw page (an API page or an FTP file). It is called
 // for several pages at once, so it must be safe for concurrent use.
 type ParseFunc func(page []byte) (*icalparse.Calendar, error)
@@ -84,7 +79,13 @@ type Planner func(events []schedule.Event, from, to time.Time) plan.Plan
 type Config struct {
 	Fetcher Fetcher
 	Store   Store
-	Clock   Clock
+	// Clock is the current time: the box's one clock shape, func() time.Time
+	// (as controller.Loop.Now and the Kaltura client's Clock).
+	Clock func() time.Time
+	// Trusted reports whether the clock is trustworthy (NTP synchronised,
+	// or confirmed later than the build time); nil means always. No sync
+	// runs on an untrusted clock: the window would be wrong.
+	Trusted func() bool
 	// Rand drives the jitter; nil seeds one from the clock's first reading
 	// (tests inject a seeded one).
 	Rand *rand.Rand
@@ -207,6 +208,9 @@ type Syncer struct {
 func New(cfg Config) (*Syncer, error) {
 	if cfg.Fetcher == nil || cfg.Store == nil || cfg.Clock == nil {
 		return nil, errors.New("syncer: Fetcher, Store and Clock are required")
+	}
+	if cfg.Trusted == nil {
+		cfg.Trusted = func() bool { return true }
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
@@ -364,8 +368,8 @@ func (s *Syncer) setCacheErr(err error) {
 func (s *Syncer) sync1(ctx context.Context) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
-	now, trusted := s.cfg.Clock()
-	if !trusted {
+	now := s.cfg.Clock()
+	if !s.cfg.Trusted() {
 		return ErrClockUntrusted
 	}
 	// cur changes only under syncMu: prev is the schedule this sync
@@ -383,7 +387,7 @@ func (s *Syncer) sync1(ctx context.Context) error {
 		return err
 	}
 	p := s.cfg.Plan(events, l.From, l.To)
-	done, _ := s.cfg.Clock()
+	done := s.cfg.Clock()
 	snap := &Snapshot{
 		Events: events, Plan: p, From: l.From, To: l.To,
 		FetchedAt: done, Transport: l.Transport, Source: l.Source,

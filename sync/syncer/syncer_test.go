@@ -473,7 +473,7 @@ func TestSyncNoSecretsInLogs(t *testing.T) {
 	e.sim.Faults().Add(kalturasim.Fault{Kind: kalturasim.FaultKSExpire, Service: "schedule_scheduleevent", Action: "list", Always: true})
 	err := e.failSync()
 	ks, _ := e.ks.KS(context.Background())
-	now, _ := e.s.cfg.Clock()
+	now := e.s.cfg.Clock()
 	e.s.record(now, err)
 	for _, s := range []string{e.logs.String(), err.Error(), e.s.Status().LastError} {
 		if strings.Contains(s, ks) || strings.Contains(s, "djJ8") {

@@ -104,10 +104,16 @@ func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	return schedulecli.Run(ctx, args, stdout, stderr, schedulecli.Env{
 		Now: time.Now(), Local: time.Local, DefaultConfig: defaultConfig,
-		Remote: func(path string) (schedulecli.Remote, error) {
+		Remote: func(path string, resource int64, window time.Duration) (schedulecli.Remote, error) {
 			cfg, err := config.Load(path)
 			if err != nil {
 				return schedulecli.Remote{}, err
+			}
+			if resource != 0 {
+				cfg.Kaltura.ResourceID, cfg.Kaltura.ParentResourceID = resource, 0
+			}
+			if window != 0 {
+				cfg.Sync.Window = window
 			}
 			client, session, err := firmware.NewSession(cfg, nil, nil)
 			if err != nil {
