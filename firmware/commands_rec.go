@@ -15,6 +15,7 @@ import (
 	"github.com/capturebox/capturebox/capture"
 	"github.com/capturebox/capturebox/firmware/controller"
 	"github.com/capturebox/capturebox/hal"
+	"github.com/capturebox/capturebox/upload"
 )
 
 // consoleButton is the box's button as the controller sees it: the device's
@@ -98,6 +99,13 @@ func (b *box) cmdStart(ctx context.Context, w io.Writer, _ []string) error {
 	if err := b.button.press(hal.Press); err != nil {
 		return err
 	}
+	now := time.Now()
+	for _, o := range b.Schedule() {
+		if o.Recordable() && !now.Before(o.Start) && now.Before(o.End) {
+			_, err = fmt.Fprintf(w, "resuming %q, stopped early, as a new part ('status' shows it)\n", o.Title)
+			return err
+		}
+	}
 	_, err = fmt.Fprintf(w, "starting an ad-hoc recording; it stops by itself after %s ('status' shows it)\n", words(b.cfg.Recording.AdhocMax))
 	return err
 }
@@ -133,7 +141,7 @@ func (b *box) cmdRecordings(ctx context.Context, w io.Writer, _ []string) error 
 	}
 	queued := map[string]string{}
 	for _, it := range b.queue.Items() {
-		queued[it.ID] = string(it.State)
+		queued[it.ID] = stateWords(it.State)
 	}
 	files, err := filepath.Glob(filepath.Join(b.recDir, "*.json"))
 	if err != nil {
@@ -161,7 +169,7 @@ func (b *box) cmdRecordings(ctx context.Context, w io.Writer, _ []string) error 
 		case b.held(id):
 			state = "kept on the box, not uploaded ('upload " + id + "' sends it)"
 		case queued[id] != "":
-			state = "upload " + queued[id]
+			state = "upload: " + queued[id]
 		case state == "closed" && s.File != "":
 			state = "closed, not in the upload queue ('upload " + id + "' sends it)"
 		case s.File == "":
@@ -180,6 +188,27 @@ func (b *box) cmdRecordings(ctx context.Context, w io.Writer, _ []string) error 
 	return nil
 }
 
+// uploadWords says an upload's state as a technician reads it.
+var uploadWords = map[upload.State]string{
+	upload.StateQueued:       "waiting to upload",
+	upload.StateTokenCreated: "starting to upload",
+	upload.StateUploading:    "uploading",
+	upload.StateUploaded:     "sent, creating the entry",
+	upload.StateAddingEntry:  "creating the entry",
+	upload.StateEntryCreated: "attaching the file to the entry",
+	upload.StateContentAdded: "in Kaltura, processing",
+	upload.StateReady:        "in Kaltura, ready",
+	upload.StateFailed:       "STOPPED by a fault",
+	upload.StateKeptLocal:    "kept on the box (too short)",
+}
+
+func stateWords(s upload.State) string {
+	if w, ok := uploadWords[s]; ok {
+		return w
+	}
+	return strings.ReplaceAll(string(s), "_", " ")
+}
+
 func (b *box) cmdUploads(_ context.Context, w io.Writer, _ []string) error {
 	if f := b.queue.Paused(); f != nil {
 		fmt.Fprintf(w, "uploads PAUSED: %s\n", f.Message)
@@ -193,7 +222,7 @@ func (b *box) cmdUploads(_ context.Context, w io.Writer, _ []string) error {
 		if it.Size > 0 {
 			progress = fmt.Sprintf("%d%% of %.1f MB", it.Offset*100/it.Size, float64(it.Size)/1e6)
 		}
-		line := fmt.Sprintf("%s  %s  %s  %q", it.ID, it.State, progress, it.Title)
+		line := fmt.Sprintf("%s  %s  %s  %q", it.ID, stateWords(it.State), progress, it.Title)
 		if it.EntryID != "" {
 			line += "  entry " + it.EntryID
 		}

@@ -102,7 +102,7 @@ func (b *box) cmdSchedule(_ context.Context, w io.Writer, _ []string) error {
 	}
 	fmt.Fprintf(w, "schedule            %s %s over %s, %s to %s\n", source, b.when(st.FetchedAt), strings.ToUpper(st.Transport),
 		st.From.In(loc).Format("Mon 2 Jan"), st.To.In(loc).Format("Mon 2 Jan"))
-	fmt.Fprintf(w, "                    %d events, %d to record, %d conflicts, %d problems\n", st.Events, st.Recordings, st.Conflicts, st.Problems)
+	fmt.Fprintf(w, "                    %s, %s to record, %s, %s\n", count(st.Events, "event"), count(st.Recordings, "event"), count(st.Conflicts, "conflict"), count(st.Problems, "problem"))
 	if st.CacheError != "" {
 		fmt.Fprintf(w, "cache problem       %s\n", st.CacheError)
 	}
@@ -204,6 +204,14 @@ func (b *box) cmdNetwork(ctx context.Context, w io.Writer, _ []string) error {
 		fmt.Fprintf(w, "DNS            %s resolves to %s\n", host, strings.Join(addrs, ", "))
 	}
 	return nil
+}
+
+// count says "1 event", "3 events".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // kalturaHost is the host name of the service URL.
