@@ -151,15 +151,17 @@ func (c *Console) Serve(ctx context.Context, port io.ReadWriter) error {
 	c.mu.Unlock()
 	lines := make(chan string)
 	errc := make(chan error, 1)
+	in := port
+	out := &syncWriter{w: port} // the echo and the answers share the line
 	go func() {
-		errc <- readLines(ctx, port, echo, lines)
+		errc <- readLines(ctx, in, out, echo, lines)
 	}()
 	unlocked := pin == ""
 	prompt := func() {
 		if unlocked {
-			fmt.Fprint(port, c.prompt)
+			fmt.Fprint(out, c.prompt)
 		} else {
-			fmt.Fprint(port, "service PIN: ")
+			fmt.Fprint(out, "service PIN: ")
 		}
 	}
 	prompt()
@@ -175,17 +177,17 @@ func (c *Console) Serve(ctx context.Context, port io.ReadWriter) error {
 		case line := <-lines:
 			switch {
 			case line == tooLong:
-				fmt.Fprintf(port, "line longer than %d characters: ignored\n", MaxLine)
+				fmt.Fprintf(out, "line longer than %d characters: ignored\n", MaxLine)
 			case !unlocked:
 				if strings.TrimSpace(line) == pin {
 					unlocked = true
 					c.log.Info("console unlocked with the service PIN")
 				} else if strings.TrimSpace(line) != "" {
-					fmt.Fprintln(port, "wrong PIN")
+					fmt.Fprintln(out, "wrong PIN")
 					c.log.Warn("console: wrong service PIN")
 				}
 			default:
-				c.Exec(ctx, port, line)
+				c.Exec(ctx, out, line)
 			}
 			prompt()
 		}
@@ -198,7 +200,7 @@ const tooLong = "\x00"
 // readLines turns the port's bytes into lines: backspace and delete remove
 // the last character, CR, LF and CRLF end a line, other control bytes are
 // dropped, and a line over MaxLine is sent as tooLong.
-func readLines(ctx context.Context, port io.ReadWriter, echo bool, lines chan<- string) error {
+func readLines(ctx context.Context, port io.Reader, echoTo io.Writer, echo bool, lines chan<- string) error {
 	buf := make([]byte, 256)
 	var line []byte
 	overflow, lastCR := false, false
@@ -223,7 +225,7 @@ func readLines(ctx context.Context, port io.ReadWriter, echo bool, lines chan<- 
 				lastCR = b == '\r'
 				if echo {
 					out = append(out, '\r', '\n')
-					_, _ = port.Write(out)
+					_, _ = echoTo.Write(out)
 					out = out[:0]
 				}
 				s := string(line)
@@ -262,10 +264,22 @@ func readLines(ctx context.Context, port io.ReadWriter, echo bool, lines chan<- 
 			lastCR = false
 		}
 		if echo && len(out) > 0 {
-			_, _ = port.Write(out)
+			_, _ = echoTo.Write(out)
 		}
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// syncWriter serialises writes to the port.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
