@@ -62,6 +62,7 @@ func TestConsoleCommands(t *testing.T) {
 			StartDate: t0.Add(time.Minute).Unix(), EndDate: t0.Add(time.Hour).Unix()}); err != nil {
 			t.Fatal(err)
 		}
+		w.cfg.Hardware.ConsolePIN = "4711"
 		cfgPath := filepath.Join(dir, "capturebox.toml")
 		if err := config.Save(cfgPath, w.cfg); err != nil {
 			t.Fatal(err)
@@ -91,6 +92,15 @@ func TestConsoleCommands(t *testing.T) {
 		}
 		defer stopBox()
 		const prompt = "capturebox> "
+		// The service PIN from the configuration guards the console.
+		if _, err := port.Expect(ctx, "service PIN: "); err != nil {
+			t.Fatal(err)
+		}
+		port.Type("status\n")
+		if out, err := port.Expect(ctx, "service PIN: "); err != nil || !strings.Contains(out, "wrong PIN") {
+			t.Fatalf("a command before the PIN: %q %v", out, err)
+		}
+		port.Type("4711\n")
 		if _, err := port.Expect(ctx, prompt); err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +191,7 @@ func TestConsoleCommands(t *testing.T) {
 				t.Errorf("the log lacks %s", want)
 			}
 		}
-		if strings.Contains(logged, token) || strings.Contains(port.Output(), token) {
+		if strings.Contains(logged, token) || strings.Contains(port.Output(), token) || strings.Contains(logged, "4711") {
 			t.Error("the app token reached the log or the console")
 		}
 		if strings.Contains(logged, "part=") && strings.Count(logged, "subsystem=capture") > 0 {

@@ -193,6 +193,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	}
 	b.sup = supervisor.New(log.With("subsystem", "supervisor"), supervisor.Policy{})
 	b.console = console.New(log, "capturebox> ")
+	b.console.SetPIN(cfg.Hardware.ConsolePIN.Reveal())
 	b.registerCommands()
 	return b, nil
 }
