@@ -24,7 +24,6 @@ import (
 type consoleButton struct {
 	dev  hal.Button
 	ch   chan hal.ButtonEvent
-	once sync.Once
 	mu   sync.Mutex
 	last hal.ButtonEvent // the device's last gesture (the button self-test)
 }
@@ -34,21 +33,33 @@ func newConsoleButton(dev hal.Button) *consoleButton {
 }
 
 // Events implements hal.Button.
-func (c *consoleButton) Events() <-chan hal.ButtonEvent {
-	c.once.Do(func() {
-		if c.dev == nil {
+func (c *consoleButton) Events() <-chan hal.ButtonEvent { return c.ch }
+
+// forward hands the device's gestures on until ctx ends or the device
+// closes its channel.
+func (c *consoleButton) forward(ctx context.Context) {
+	if c.dev == nil {
+		return
+	}
+	events := c.dev.Events()
+	for {
+		select {
+		case <-ctx.Done():
 			return
-		}
-		go func() {
-			for ev := range c.dev.Events() {
-				c.mu.Lock()
-				c.last = ev
-				c.mu.Unlock()
-				c.ch <- ev
+		case ev, ok := <-events:
+			if !ok {
+				return
 			}
-		}()
-	})
-	return c.ch
+			c.mu.Lock()
+			c.last = ev
+			c.mu.Unlock()
+			select {
+			case c.ch <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
 }
 
 // Close implements hal.Button.

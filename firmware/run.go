@@ -305,6 +305,7 @@ func (b *box) run(ctx context.Context) error {
 		b.log.Info("recording was running at the last stop; its file was recovered", "id", r.ID, "title", r.Occ.Title)
 	}
 	go b.forward(ctx, b.syncer.Updates())
+	go b.button.forward(ctx)
 	b.trust.onTrust = b.syncer.SyncNow
 
 	subs := []supervisor.Subsystem{
