@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/capturebox/capturebox/firmware/config"
 	"github.com/capturebox/capturebox/hal"
@@ -74,19 +75,15 @@ func (b *box) cmdTest(ctx context.Context, w io.Writer, args []string) error {
 		if b.dev.LED == nil {
 			return errors.New("this box has no LED")
 		}
-		snap, err := b.loop.Snapshot(ctx)
-		if err != nil {
-			return err
-		}
-		for _, p := range []hal.Pattern{hal.On, hal.FastBlink, hal.Off} {
-			if err := b.dev.LED.Show(p); err != nil {
-				return fmt.Errorf("LED: %w", err)
-			}
-		}
-		if err := b.dev.LED.Show(snap.LED); err != nil {
+		// On now, fast blink after a second, off after two, then what the
+		// controller shows: the answer does not wait for the sequence.
+		if err := b.dev.LED.Show(hal.On); err != nil {
 			return fmt.Errorf("LED: %w", err)
 		}
-		_, err = fmt.Fprintf(w, "LED: driven on, fast blink and off, then back to %s; the driver reported no error\n", ledWords[snap.LED])
+		time.AfterFunc(time.Second, func() { _ = b.dev.LED.Show(hal.FastBlink) })
+		time.AfterFunc(2*time.Second, func() { _ = b.dev.LED.Show(hal.Off) })
+		time.AfterFunc(3*time.Second, b.restoreDevices)
+		_, err := fmt.Fprintln(w, "LED: on now, fast blink in a second, off in two, back to normal in three; watch the lamp")
 		return err
 	case "button":
 		if b.dev.Button == nil {
@@ -116,8 +113,8 @@ func (b *box) cmdTest(ctx context.Context, w io.Writer, args []string) error {
 		if err := b.dev.Display.Show(lines...); err != nil {
 			return fmt.Errorf("display: %w", err)
 		}
-		b.faults.poke() // the controller redraws its screen
-		_, err := fmt.Fprintf(w, "display: %d x %d, test lines shown; the box's screen returns at once\n", cols, rows)
+		time.AfterFunc(5*time.Second, b.restoreDevices)
+		_, err := fmt.Fprintf(w, "display: %d x %d, test lines shown for five seconds\n", cols, rows)
 		return err
 	case "capture":
 		if b.dev.Capture == nil {
@@ -133,6 +130,23 @@ func (b *box) cmdTest(ctx context.Context, w io.Writer, args []string) error {
 		return err
 	}
 	return fmt.Errorf("no self-test %q: test led|button|display|capture", args[0])
+}
+
+// restoreDevices shows again what the controller shows on the LED and the
+// display, after a self-test.
+func (b *box) restoreDevices() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	snap, err := b.loop.Snapshot(ctx)
+	if err != nil {
+		return // the box is stopping
+	}
+	if b.dev.LED != nil {
+		_ = b.dev.LED.Show(snap.LED)
+	}
+	if b.dev.Display != nil && len(snap.Screen) > 0 {
+		_ = b.dev.Display.Show(snap.Screen...)
+	}
 }
 
 func fitTo(s string, n int) string {

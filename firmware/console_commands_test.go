@@ -69,7 +69,8 @@ func TestConsoleCommands(t *testing.T) {
 		}
 		port := haltest.NewFakeConsole(time.Now)
 		var reboots atomic.Int32
-		dev := firmware.Devices{LED: haltest.NewFakeLED(time.Now), Display: haltest.NewFakeDisplay(16, 2, time.Now),
+		led, display := haltest.NewFakeLED(time.Now), haltest.NewFakeDisplay(16, 2, time.Now)
+		dev := firmware.Devices{LED: led, Display: display,
 			Button: haltest.NewFakeButton(time.Now), Console: port,
 			Capture:  haltest.NewFakeCamera(haltest.CameraConfig{Width: 32, Height: 32, FPS: 2, KeyInterval: 4}),
 			TimeSync: haltest.NewFakeTimeSync(true)}
@@ -131,6 +132,18 @@ func TestConsoleCommands(t *testing.T) {
 			"config set sync.interval soon", "log 5", "test led", "test button", "test display", "test capture", "test nothing",
 			"retry nosuch", "upload nosuch", "start", "frobnicate", "sync now", "reboot"} {
 			ask(line)
+		}
+		// The self-tests drove the devices and handed them back.
+		time.Sleep(6 * time.Second)
+		var seen []string
+		for _, c := range led.Timeline() {
+			seen = append(seen, c.Pattern.String())
+		}
+		if !strings.Contains(strings.Join(seen, " "), "on fast-blink off on") {
+			t.Errorf("LED timeline during the self-test: %v", seen)
+		}
+		if got := display.Lines(); !strings.HasPrefix(got[0], "REC") {
+			t.Errorf("display after its self-test: %q", got)
 		}
 		if out := answers["recordings"]; !strings.Contains(out, "recording now") || strings.Contains(out, "0:00:00") {
 			t.Errorf("recordings does not show the running lecture's length:\n%s", out)
