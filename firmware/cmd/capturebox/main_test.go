@@ -168,6 +168,19 @@ func TestScheduleFromICal(t *testing.T) {
 	}
 }
 
+// TestDevNeedsTheDevBuild: the firmware binary refuses -dev in words; the
+// development box is a build of its own.
+func TestDevNeedsTheDevBuild(t *testing.T) {
+	if devBox != nil {
+		t.Skip("built with -tags dev")
+	}
+	cfg := goodConfig(t, "https://www.kaltura.com", 1234567, "0_abcdefgh", token, 58, "")
+	code, _, errOut := runCmd(t, "run", "-dev", "-config", cfg)
+	if code != 1 || !strings.Contains(errOut, "-tags dev") {
+		t.Errorf("run -dev without the dev build: %d %q", code, errOut)
+	}
+}
+
 // TestScheduleResourceWithoutICal: -resource alone plans for that resource
 // from the configured Kaltura.
 func TestScheduleResourceWithoutICal(t *testing.T) {
