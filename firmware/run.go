@@ -56,6 +56,10 @@ type Options struct {
 	// Commands are console commands the entry point adds (the development
 	// box's button keys).
 	Commands []console.Command
+	// ConsoleEcho makes the console echo what is typed and the edits of
+	// backspace: a serial line shows only what the box sends back. The
+	// development terminal echoes by itself.
+	ConsoleEcho bool
 	// ConfigPath is the configuration file the box started with (the
 	// console's "config check" and "config set").
 	ConfigPath string
@@ -194,6 +198,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.sup = supervisor.New(log.With("subsystem", "supervisor"), supervisor.Policy{})
 	b.console = console.New(log, "capturebox> ")
 	b.console.SetPIN(cfg.Hardware.ConsolePIN.Reveal())
+	b.console.SetEcho(opts.ConsoleEcho)
 	b.registerCommands()
 	return b, nil
 }
