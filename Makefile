@@ -42,7 +42,12 @@ build-arm:
 		-o $(BIN)/capturebox-linux-armv7 ./firmware/cmd/capturebox
 	@scripts/check-arm.sh $(BIN)/capturebox-linux-arm64 aarch64 $(BIN)/capturebox-linux-armv7 arm
 
+# The host as make found it (the temporary directory's mode, the services
+# enabled at boot); the last step of make test checks the tests left it so.
+HOST_STATE := $(shell scripts/host-state.sh snapshot)
+
 test: test-fmt test-vet test-race test-nocgo test-qemu build-arm
+	@scripts/host-state.sh compare '$(HOST_STATE)'
 	@echo "make test: all checks passed"
 
 tools:
@@ -74,8 +79,12 @@ test-qemu: tools
 	CAPTUREBOX_TEST_EXEC=qemu-arm-static CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 \
 		$(GO) test -timeout 30m -exec qemu-arm-static $(ARM_PKGS)
 
+# The development box is a build of its own (-tags dev): the firmware binary
+# links none of the HAL fakes (firmware/fences_test.go).
 run: build
-	$(GO) run ./tools/cmd/devrun -sim $(BIN)/kalturasim -box $(BIN)/capturebox
+	$(GO) build -tags dev -ldflags '$(LDFLAGS)' -o $(BIN)/capturebox-dev ./firmware/cmd/capturebox
+	$(GO) build -o $(BIN)/devrun ./tools/cmd/devrun
+	@$(BIN)/devrun -sim $(BIN)/kalturasim -box $(BIN)/capturebox-dev
 
 image:
 	@if [ ! -f buildroot/external.desc ]; then \

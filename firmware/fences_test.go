@@ -140,3 +140,52 @@ func TestFences(t *testing.T) {
 		}
 	}
 }
+
+// deps lists the packages the main package links, transitively (go list
+// -deps: the build's own graph, test files left out), with build tags.
+func deps(t *testing.T, tags string) map[string]bool {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("the go command is not on PATH")
+	}
+	args := []string{"list", "-deps"}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	cmd := exec.Command(goBin, append(args, mod+"/firmware/cmd/capturebox")...)
+	cmd.Env = append(cmd.Environ(), "CGO_ENABLED=1", "GOOS=linux", "GOARCH=arm64")
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("go list -deps: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	set := map[string]bool{}
+	for _, p := range strings.Fields(string(out)) {
+		set[p] = true
+	}
+	return set
+}
+
+// TestNoFakesInTheFirmware: the binary the Pi runs links no HAL fake and no
+// development device; only the development build (-tags dev, make run)
+// carries them, through firmware/termdev.
+func TestNoFakesInTheFirmware(t *testing.T) {
+	prod := deps(t, "")
+	if !prod[mod+"/firmware"] {
+		t.Fatalf("go list -deps does not list firmware: %d packages", len(prod))
+	}
+	for _, banned := range []string{"hal/haltest", "firmware/termdev", "tools"} {
+		for p := range prod {
+			if under(p, banned) {
+				t.Errorf("the firmware binary links %s", p)
+			}
+		}
+	}
+	if dev := deps(t, "dev"); !dev[mod+"/firmware/termdev"] || !dev[mod+"/hal/haltest"] {
+		t.Errorf("the development build (-tags dev) does not link the development box")
+	}
+}

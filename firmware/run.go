@@ -37,9 +37,6 @@ type Devices struct {
 	Console  hal.ConsolePort
 	Capture  hal.CaptureSource
 	TimeSync hal.TimeSync
-	// Press, when set, lets the console press the button ("press", "hold"):
-	// the development box's button is a key.
-	Press func(hal.ButtonKind)
 }
 
 // Options are the parts of Run that are not configuration.
@@ -56,6 +53,19 @@ type Options struct {
 	Seed int64
 	// OnUploaded is called when a recording's entry is READY in Kaltura.
 	OnUploaded func(recordingID, entryID string)
+	// Commands are console commands the entry point adds (the development
+	// box's button keys).
+	Commands []console.Command
+	// ConsoleEcho makes the console echo what is typed and the edits of
+	// backspace: a serial line shows only what the box sends back. The
+	// development terminal echoes by itself.
+	ConsoleEcho bool
+	// ConfigPath is the configuration file the box started with (the
+	// console's "config check" and "config set").
+	ConfigPath string
+	// Reboot restarts the machine (the console's "reboot"); nil: the
+	// console says this box cannot reboot itself.
+	Reboot func() error
 }
 
 // Run runs the box until ctx ends: it recovers what a crash left, loads the
@@ -85,6 +95,7 @@ type box struct {
 	loop     *controller.Loop
 	sup      *supervisor.Supervisor
 	console  *console.Console
+	button   *consoleButton
 	trust    *clockGate
 	recDir   string
 }
@@ -113,6 +124,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.session = session
 
 	b.trust = &clockGate{sync: dev.TimeSync, log: log}
+	b.button = newConsoleButton(dev.Button)
 
 	fetcher, err := NewFetcher(cfg, client, session, log)
 	if err != nil {
@@ -127,7 +139,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		RoomID:     cfg.Kaltura.ParentResourceID,
 		Interval:   cfg.Sync.Interval,
 		Jitter:     jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
-		Logger:     log.With("part", "sync"),
+		Logger:     log.With("subsystem", "sync"),
 		Rand:       newRand(seed),
 	})
 	if err != nil {
@@ -136,7 +148,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 
 	b.queue, err = upload.OpenQueue(b.path("queue"), upload.QueueOptions{
 		API:                    b.session,
-		Logger:                 log.With("part", "upload"),
+		Logger:                 log.With("subsystem", "upload"),
 		Rand:                   newRand(seed + 1),
 		ChunkSize:              int64(cfg.Upload.ChunkSize),
 		BandwidthLimit:         int64(cfg.Upload.BandwidthLimit),
@@ -160,7 +172,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.recorder, err = capture.New(capture.Config{
 		Dir:      b.recDir,
 		Source:   dev.Capture,
-		Logger:   log.With("part", "capture"),
+		Logger:   log.With("subsystem", "capture"),
 		OnHealth: b.onHealth,
 		OnDisk:   b.onDisk,
 	})
@@ -174,7 +186,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		Uploads:   queueUploads{b.queue},
 		OnDeleted: b.onGuardDeleted,
 		OnShort:   b.onGuardShort,
-		Logger:    log.With("part", "guard"),
+		Logger:    log.With("subsystem", "guard"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firmware: disk guard: %w", err)
@@ -186,10 +198,10 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 			PostPadding: cfg.Recording.PostPadding,
 			AdHocMax:    cfg.Recording.AdhocMax,
 		},
-		Log:      log.With("part", "controller"),
+		Log:      log.With("subsystem", "controller"),
 		LED:      dev.LED,
 		Display:  dev.Display,
-		Button:   dev.Button,
+		Button:   b.button,
 		Recorder: (*boxRecorder)(b),
 		Store:    &controller.FileStore{Path: b.path("controller.json")},
 		Facts:    b,
@@ -197,8 +209,10 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		Room:     cfg.Box.Name,
 		Loc:      cfg.Box.Location(),
 	}
-	b.sup = supervisor.New(log.With("part", "supervisor"), supervisor.Policy{})
+	b.sup = supervisor.New(log.With("subsystem", "supervisor"), supervisor.Policy{})
 	b.console = console.New(log, "capturebox> ")
+	b.console.SetPIN(cfg.Hardware.ConsolePIN.Reveal())
+	b.console.SetEcho(opts.ConsoleEcho)
 	b.registerCommands()
 	b.registerUnverified()
 	return b, nil
@@ -233,7 +247,7 @@ func NewSession(cfg *config.Config, httpClient *http.Client, log *slog.Logger) (
 		RootCAs:           roots,
 		ClientTag:         "capturebox:" + Version,
 		Timeout:           cfg.Kaltura.RequestTimeout,
-		Logger:            log.With("part", "kaltura"),
+		Logger:            log.With("subsystem", "kaltura"),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("firmware: kaltura client: %w", err)
@@ -243,7 +257,7 @@ func NewSession(cfg *config.Config, httpClient *http.Client, log *slog.Logger) (
 		AppTokenID: cfg.Kaltura.AppTokenID,
 		AppToken:   cfg.Kaltura.AppToken.Reveal(),
 		HashType:   cfg.Kaltura.AppTokenHashType,
-		Logger:     log.With("part", "session"),
+		Logger:     log.With("subsystem", "session"),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("firmware: kaltura session: %w", err)
@@ -285,7 +299,7 @@ func NewFetcher(cfg *config.Config, client *kaltura.Client, session *kaltura.Ses
 			Filter:    filter,
 			Window:    cfg.Sync.Window,
 			MaxBytes:  int64(cfg.Sync.MaxResponseSize),
-			Logger:    log.With("part", "fetch"),
+			Logger:    log.With("subsystem", "fetch"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("firmware: ftp fetch: %w", err)
@@ -300,7 +314,7 @@ func NewFetcher(cfg *config.Config, client *kaltura.Client, session *kaltura.Ses
 			MaxBytes:         int64(cfg.Sync.MaxResponseSize),
 			PageSize:         cfg.Sync.PageSize,
 			NarrowOnOverflow: true,
-			Logger:           log.With("part", "fetch"),
+			Logger:           log.With("subsystem", "fetch"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("firmware: https fetch: %w", err)
@@ -324,6 +338,7 @@ func (b *box) run(ctx context.Context) error {
 		b.log.Info("recording was running at the last stop; its file was recovered", "id", r.ID, "title", r.Occ.Title)
 	}
 	go b.forward(ctx, b.syncer.Updates())
+	go b.button.forward(ctx)
 	b.trust.onTrust = b.syncer.SyncNow
 
 	subs := []supervisor.Subsystem{

@@ -201,6 +201,9 @@ type Hardware struct {
 	ConsolePort string `toml:"console_port"`
 	// ConsoleBaud is the console's serial speed. Default 115200.
 	ConsoleBaud int `toml:"console_baud"`
+	// ConsolePIN, when set, is asked for before the service console takes
+	// any command. Default "" (no PIN).
+	ConsolePIN Secret `toml:"console_pin"`
 	// CaptureDevice is the V4L2 video device. Default "/dev/video0".
 	CaptureDevice string `toml:"capture_device"`
 	// AudioDevice is "auto" (the first ALSA capture device), "none", or

@@ -61,3 +61,28 @@ func TestDisplayThrottlesClocks(t *testing.T) {
 		t.Fatalf("Lines = %q", got)
 	}
 }
+
+// TestBoxButtonCommands: the development box's "press" and "hold" are the
+// button's short and long press.
+func TestBoxButtonCommands(t *testing.T) {
+	var out bytes.Buffer
+	b := NewBox(strings.NewReader(""), &out, 16, 2)
+	defer b.Close()
+	want := map[string]hal.ButtonKind{"press": hal.Press, "hold": hal.LongPress}
+	if len(b.Commands) != len(want) {
+		t.Fatalf("%d commands", len(b.Commands))
+	}
+	for _, c := range b.Commands {
+		if err := c.Run(t.Context(), &out, nil); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ev := <-b.Devices.Button.Events():
+			if ev.Kind != want[c.Name] {
+				t.Errorf("%s gave %v", c.Name, ev.Kind)
+			}
+		default: // the fake button delivers synchronously
+			t.Fatalf("%s: no button event", c.Name)
+		}
+	}
+}

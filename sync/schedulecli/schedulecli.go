@@ -278,28 +278,40 @@ func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) error {
 	fs := flag.NewFlagSet("schedule", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	run := Flags(fs, env)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	return run(ctx, stdout, stderr)
+}
+
+// Flags defines the command's flags on fs and returns the command, to be
+// run once fs has parsed the arguments. Files may come between flags
+// ("--ical a.ics b.ics --json"): the command parses what follows them.
+func Flags(fs *flag.FlagSet, env Env) func(ctx context.Context, stdout, stderr io.Writer) error {
 	var files multiFlag
 	fs.Var(&files, "ical", "Kaltura iCal `file` to read (repeatable; further files may follow the flags)")
 	resource := fs.Int64("resource", 0, "the Kaltura resource `id` to plan for (with --ical, 0 is every resource; without, 0 is kaltura.resource_id)")
-	fromS := fs.String("from", "", "window start, RFC 3339 (default: now)")
-	toS := fs.String("to", "", "window end, RFC 3339 (default: from + 14 days, or sync.window without --ical)")
+	fromS := fs.String("from", "", "window start, RFC 3339 `time` (default: now)")
+	toS := fs.String("to", "", "window end, RFC 3339 `time` (default: from + 14 days, or sync.window without --ical)")
 	asJSON := fs.Bool("json", false, "print one JSON object per occurrence")
-	tz := fs.String("tz", "", "IANA zone of the table (default: the box's local zone)")
+	tz := fs.String("tz", "", "IANA `zone` of the table (default: the box's local zone)")
 	cfgPath := fs.String("config", env.DefaultConfig, "configuration `file` of the box (without --ical: sync from its Kaltura)")
-	// Files may come between flags ("--ical a.ics b.ics --json").
-	for rest := args; ; {
-		if err := fs.Parse(rest); err != nil {
-			return fmt.Errorf("%w: %v", ErrUsage, err)
+	return func(ctx context.Context, stdout, stderr io.Writer) error {
+		for fs.NArg() > 0 {
+			files = append(files, fs.Arg(0))
+			if err := fs.Parse(fs.Args()[1:]); err != nil {
+				return fmt.Errorf("%w: %v", ErrUsage, err)
+			}
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		rest = fs.Args()[1:]
+		return run(ctx, stdout, stderr, env, files, *resource, *fromS, *toS, *asJSON, *tz, *cfgPath)
 	}
+}
+
+func run(ctx context.Context, stdout, stderr io.Writer, env Env, files []string, resource int64, fromS, toS string, asJSON bool, tz, cfgPath string) error {
 	loc := env.Local
-	if *tz != "" {
-		l, err := icalparse.LoadZone(*tz)
+	if tz != "" {
+		l, err := icalparse.LoadZone(tz)
 		if err != nil {
 			return fmt.Errorf("%w: --tz: %v", ErrUsage, err)
 		}
@@ -311,16 +323,16 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) 
 		}
 		// The sync's clock is --from (default now); --to sets the window.
 		senv := env
-		if *fromS != "" {
-			t, err := time.Parse(time.RFC3339, *fromS)
+		if fromS != "" {
+			t, err := time.Parse(time.RFC3339, fromS)
 			if err != nil {
 				return fmt.Errorf("%w: --from: %v", ErrUsage, err)
 			}
 			senv.Now = t
 		}
 		var window time.Duration
-		if *toS != "" {
-			t, err := time.Parse(time.RFC3339, *toS)
+		if toS != "" {
+			t, err := time.Parse(time.RFC3339, toS)
 			if err != nil {
 				return fmt.Errorf("%w: --to: %v", ErrUsage, err)
 			}
@@ -328,30 +340,30 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) 
 				return fmt.Errorf("%w: --to must be after --from", ErrUsage)
 			}
 		}
-		remote, err := env.Remote(*cfgPath, *resource, window)
+		remote, err := env.Remote(cfgPath, resource, window)
 		if err != nil {
 			return err
 		}
-		if *tz == "" && remote.Local != nil {
+		if tz == "" && remote.Local != nil {
 			loc = remote.Local
 		}
 		p, err := SyncOnce(ctx, remote, senv)
 		if err != nil {
 			return err
 		}
-		return write(stdout, stderr, p, *asJSON, loc)
+		return write(stdout, stderr, p, asJSON, loc)
 	}
 	from := env.Now
-	if *fromS != "" {
-		t, err := time.Parse(time.RFC3339, *fromS)
+	if fromS != "" {
+		t, err := time.Parse(time.RFC3339, fromS)
 		if err != nil {
 			return fmt.Errorf("%w: --from: %v", ErrUsage, err)
 		}
 		from = t
 	}
 	to := from.Add(DefaultWindow)
-	if *toS != "" {
-		t, err := time.Parse(time.RFC3339, *toS)
+	if toS != "" {
+		t, err := time.Parse(time.RFC3339, toS)
 		if err != nil {
 			return fmt.Errorf("%w: --to: %v", ErrUsage, err)
 		}
@@ -364,7 +376,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer, env Env) 
 	if err != nil {
 		return err
 	}
-	return write(stdout, stderr, plan.Build(events, *resource, from, to), *asJSON, loc)
+	return write(stdout, stderr, plan.Build(events, resource, from, to), asJSON, loc)
 }
 
 func write(stdout, stderr io.Writer, p plan.Plan, asJSON bool, loc *time.Location) error {

@@ -13,81 +13,57 @@ import (
 
 	"github.com/capturebox/capturebox/firmware"
 	"github.com/capturebox/capturebox/firmware/config"
+	"github.com/capturebox/capturebox/firmware/console"
 	"github.com/capturebox/capturebox/firmware/supervisor"
-	"github.com/capturebox/capturebox/firmware/termdev"
-	"github.com/capturebox/capturebox/hal"
-	"github.com/capturebox/capturebox/hal/haltest"
 	"github.com/capturebox/capturebox/sync/schedulecli"
 	"github.com/capturebox/capturebox/upload"
 	"github.com/capturebox/capturebox/upload/kaltura"
 )
 
-func runBox(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", defaultConfig, "configuration file")
-	dev := fs.Bool("dev", false, "run on HAL fakes: LED and display in the terminal, the console on stdin, the button as the 'press' and 'hold' commands")
-	if err := fs.Parse(args); err != nil {
-		return err
+// devBox is the development box (-dev): set by dev.go, which only the
+// development build (go build -tags dev; make run) compiles, so that the
+// firmware the Pi runs links none of the HAL fakes.
+var devBox func(e env, cfg *config.Config) (firmware.Devices, []console.Command, func())
+
+func runFlags(fs *flag.FlagSet, e env) func(context.Context) error {
+	cfgPath := fs.String("config", defaultConfig, "configuration `file`")
+	dev := fs.Bool("dev", false, "run as the development box: LED and display in the terminal, the console on stdin, the button as the 'press' and 'hold' commands (needs a build with -tags dev, as make run does)")
+	return func(ctx context.Context) error {
+		if fs.NArg() > 0 {
+			return usageError{fmt.Sprintf("run: unexpected argument %q", fs.Arg(0))}
+		}
+		return runBox(ctx, *cfgPath, *dev, e)
 	}
-	cfg, err := config.Load(*cfgPath)
+}
+
+func runBox(ctx context.Context, cfgPath string, dev bool, e env) error {
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
 	}
 	ring := supervisor.NewRing(500)
-	logOut := io.MultiWriter(stderr, ring)
+	logOut := io.MultiWriter(e.stderr, ring)
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: cfg.Box.SlogLevel()}))
-	log.Info("capturebox starting", "version", firmware.Version, "config", *cfgPath, "dev", *dev)
+	log.Info("capturebox starting", "version", firmware.Version, "config", cfgPath, "dev", dev)
 
-	if !*dev {
-		return errors.New("this build has no Raspberry Pi board drivers yet: run with -dev to use the HAL fakes")
+	if !dev {
+		return errors.New("this build has no Raspberry Pi board drivers yet: run with -dev to use the development box")
 	}
-	devices, closeAll := devDevices(stdin, stdout, cfg)
+	if devBox == nil {
+		return errors.New("-dev: this binary was built without the development box (build it with 'go build -tags dev', as make run does)")
+	}
+	devices, commands, closeAll := devBox(e, cfg)
 	defer closeAll()
 	return ignoreCancel(firmware.Run(ctx, cfg, devices, firmware.Options{
-		Logger: log,
-		Ring:   ring,
+		Logger:     log,
+		ConfigPath: cfgPath,
+		Ring:       ring,
+		Commands:   commands,
 		OnUploaded: func(id, entryID string) {
-			fmt.Fprintf(stdout, "UPLOADED recording %s -> Kaltura entry %s\n", id, entryID)
+			fmt.Fprintf(e.stdout, "UPLOADED recording %s -> Kaltura entry %s\n", id, entryID)
 		},
 	}))
 }
-
-// devDevices are the development box: HAL fakes, drawn in the terminal.
-func devDevices(stdin io.Reader, stdout io.Writer, cfg *config.Config) (firmware.Devices, func()) {
-	button := haltest.NewFakeButton(time.Now)
-	cols, rows := cfg.Hardware.DisplayDims()
-	d := firmware.Devices{
-		LED:      termdev.NewLED(stdout),
-		Display:  termdev.NewDisplay(stdout, cols, rows),
-		Button:   button,
-		Console:  &stdioPort{r: stdin, w: stdout},
-		Capture:  haltest.NewFakeCamera(haltest.CameraConfig{Width: 320, Height: 180, FPS: 25}),
-		TimeSync: haltest.NewFakeTimeSync(true),
-		Press: func(k hal.ButtonKind) {
-			if k == hal.LongPress {
-				button.LongPress()
-			} else {
-				button.Press()
-			}
-		},
-	}
-	return d, func() {
-		d.LED.Close()
-		d.Display.Close()
-		button.Close()
-	}
-}
-
-// stdioPort is the development console: standard input and output.
-type stdioPort struct {
-	r io.Reader
-	w io.Writer
-}
-
-func (p *stdioPort) Read(b []byte) (int, error)  { return p.r.Read(b) }
-func (p *stdioPort) Write(b []byte) (int, error) { return p.w.Write(b) }
-func (p *stdioPort) Close() error                { return nil }
 
 func ignoreCancel(err error) error {
 	if errors.Is(err, context.Canceled) {
@@ -96,13 +72,11 @@ func ignoreCancel(err error) error {
 	return err
 }
 
-// scheduleCmd prints the occurrences the box would record: from iCal files
-// (-ical), or by running the box's sync once against the configured Kaltura.
-func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(schedulecli.MemoryLimit)
-	}
-	return schedulecli.Run(ctx, args, stdout, stderr, schedulecli.Env{
+// scheduleFlags prints the occurrences the box would record: from iCal
+// files (-ical), or by running the box's sync once against the configured
+// Kaltura. The flags and the work are schedulecli's.
+func scheduleFlags(fs *flag.FlagSet, e env) func(context.Context) error {
+	runIt := schedulecli.Flags(fs, schedulecli.Env{
 		Now: time.Now(), Local: time.Local, DefaultConfig: defaultConfig,
 		Remote: func(path string, resource int64, window time.Duration) (schedulecli.Remote, error) {
 			cfg, err := config.Load(path)
@@ -126,6 +100,16 @@ func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return schedulecli.Remote{Fetcher: f, ResourceID: firmware.PlanResource(cfg), Local: cfg.Box.Location()}, nil
 		},
 	})
+	return func(ctx context.Context) error {
+		if os.Getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(schedulecli.MemoryLimit)
+		}
+		err := runIt(ctx, e.stdout, e.stderr)
+		if errors.Is(err, schedulecli.ErrUsage) {
+			return usageError{err.Error()}
+		}
+		return err
+	}
 }
 
 func newSession(cfg *config.Config) (*kaltura.Session, *kaltura.Client, error) {
@@ -133,33 +117,42 @@ func newSession(cfg *config.Config) (*kaltura.Session, *kaltura.Client, error) {
 	return session, client, err
 }
 
-// uploadCmd uploads one file by hand, for field service.
-func uploadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("upload", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", defaultConfig, "configuration file")
-	title := fs.String("title", "", "entry title (required)")
-	template := fs.String("template", "", "template entry id (default: kaltura.default_template_entry_id)")
-	desc := fs.String("description", "", "entry description")
+// uploadFlags uploads one file by hand, for field service.
+func uploadFlags(fs *flag.FlagSet, e env) func(context.Context) error {
+	cfgPath := fs.String("config", defaultConfig, "configuration `file`")
+	title := fs.String("title", "", "entry `title` (required)")
+	template := fs.String("template", "", "template `entry` id (default: kaltura.default_template_entry_id)")
+	desc := fs.String("description", "", "entry description `text`")
 	wait := fs.Bool("wait", false, "wait until Kaltura has processed the entry")
-	var file string
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		file, args = args[0], args[1:]
+	return func(ctx context.Context) error {
+		// The file may come first ("upload FILE -title ...").
+		args := fs.Args()
+		if len(args) > 1 {
+			if err := fs.Parse(args[1:]); err != nil {
+				if errors.Is(err, flag.ErrHelp) {
+					usageOf(e.stdout, "upload")
+					return errHelp
+				}
+				return usageError{"upload: " + err.Error()}
+			}
+			if fs.NArg() > 0 {
+				return usageError{fmt.Sprintf("upload: one file only, not %q too", fs.Arg(0))}
+			}
+			args = args[:1]
+		}
+		if len(args) != 1 || *title == "" {
+			return usageError{"upload: want FILE and -title"}
+		}
+		return uploadFile(ctx, args[0], *cfgPath, *title, *template, *desc, *wait, e)
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if file == "" && fs.NArg() == 1 {
-		file = fs.Arg(0)
-	}
-	if file == "" || *title == "" {
-		return usageError{"upload: want FILE and -title"}
-	}
+}
+
+func uploadFile(ctx context.Context, file, cfgPath, title, template, desc string, wait bool, e env) error {
 	st, err := os.Stat(file)
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
 	}
@@ -167,13 +160,13 @@ func uploadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Box.SlogLevel()}))
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: cfg.Box.SlogLevel()}))
 	entry, err := upload.UploadFile(ctx, upload.Recording{
 		ID:              fmt.Sprintf("manual-%d", time.Now().UnixNano()),
 		Path:            file,
-		Title:           *title,
-		Description:     *desc,
-		TemplateEntryID: *template,
+		Title:           title,
+		Description:     desc,
+		TemplateEntryID: template,
 		Start:           st.ModTime(),
 	}, upload.UploadFileOptions{
 		QueueOptions: upload.QueueOptions{
@@ -184,11 +177,11 @@ func uploadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			Location:               cfg.Box.Location(),
 			DefaultTemplateEntryID: cfg.Kaltura.DefaultTemplateEntryID,
 		},
-		WaitReady: *wait,
+		WaitReady: wait,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, entry)
+	fmt.Fprintln(e.stdout, entry)
 	return nil
 }

@@ -75,12 +75,16 @@ func main() {
 	boxBin := flag.String("box", "bin/capturebox", "box binary")
 	dir := flag.String("dir", "out/dev", "working directory (recreated)")
 	flag.Parse()
+	restore := foreground()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, *sim, *boxBin, *dir); err != nil && !errors.Is(err, context.Canceled) {
+	err := run(ctx, *sim, *boxBin, *dir)
+	stop()
+	restore()
+	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "devrun:", err)
 		os.Exit(1)
 	}
+	fmt.Println("devrun: the box and the Kaltura simulator stopped.")
 }
 
 func run(ctx context.Context, simBin, boxBin, dir string) error {
@@ -146,7 +150,7 @@ func run(ctx context.Context, simBin, boxBin, dir string) error {
   Kaltura simulator  %s (partner %d, room resource %d, %d lectures: the first starts in a minute)
   configuration      %s
   box log            %s
-Console commands: help, status, schedule, uploads, recordings, press (button), hold (long press), log.
+Console commands: help, status, schedule, recordings, uploads, start, stop, press (button), hold (long press), log.
 Ctrl-C stops the box and the simulator.
 
 `, s.ServiceURL, s.PartnerID, s.ResourceID, len(s.EventIDs), cfgPath, filepath.Join(dir, "box.log"))
