@@ -47,7 +47,6 @@ type Config struct {
 	Sync      Sync      `toml:"sync"`
 	Recording Recording `toml:"recording"`
 	Upload    Upload    `toml:"upload"`
-	Clock     Clock     `toml:"clock"`
 	Hardware  Hardware  `toml:"hardware"`
 }
 
@@ -172,14 +171,6 @@ type Upload struct {
 	MaxBackoff time.Duration `toml:"max_backoff"`
 }
 
-// Clock is the [clock] section. The clock gate of design.md §2 trusts the
-// clock only when it is NTP-synchronised, or later than the firmware's build
-// time and confirmed.
-type Clock struct {
-	// NTPServers are host or host:port names. Default ["pool.ntp.org"].
-	NTPServers []string `toml:"ntp_servers"`
-}
-
 // Hardware is the [hardware] section.
 type Hardware struct {
 	// LEDPin is the recording LED's BCM pin name. Default "GPIO17".
@@ -247,9 +238,6 @@ func Default() *Config {
 			MinFreeSpace:        2 * GiB,
 			MaxBackoff:          10 * time.Minute,
 		},
-		Clock: Clock{
-			NTPServers: []string{"pool.ntp.org"},
-		},
 		Hardware: Hardware{
 			LEDPin:        "GPIO17",
 			ButtonPin:     "GPIO27",
@@ -279,7 +267,6 @@ const (
 // Clone returns a deep copy of c.
 func (c *Config) Clone() *Config {
 	d := *c
-	d.Clock.NTPServers = append([]string(nil), c.Clock.NTPServers...)
 	return &d
 }
 

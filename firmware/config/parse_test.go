@@ -24,7 +24,7 @@ const (
 )
 
 // sectionOrder is the order testFile writes sections in.
-var sectionOrder = []string{"box", "kaltura", "sync", "recording", "upload", "clock", "hardware"}
+var sectionOrder = []string{"box", "kaltura", "sync", "recording", "upload", "hardware"}
 
 // testFile builds a valid file (the required keys) plus extra lines per
 // section; a required key whose name starts an extra line is left out.
@@ -142,7 +142,6 @@ func TestParseValues(t *testing.T) {
 		},
 		"recording": {`pre_padding = "1m"`, `post_padding = "2m"`, `adhoc_max = "3h"`, `min_length = "0"`, `short_policy = "upload-tagged"`},
 		"upload":    {`chunk_size = "1MiB"`, `bandwidth_limit = "2MB"`, `retention = "0"`, `min_free_space = "500MiB"`, `max_backoff = "1h"`},
-		"clock":     {`ntp_servers = ["ntp1.example.edu", "10.0.0.1:123"]`},
 		"hardware": {
 			`led_pin = "gpio5"`, `button_pin = "GPIO6"`, `long_press = "3s"`, `display_port = "/dev/ttyUSB0"`,
 			`display_size = "20x4"`, `display_baud = 19200`, `console_port = ""`, `console_baud = 9600`,
@@ -182,7 +181,6 @@ func TestParseValues(t *testing.T) {
 		{"retention", c.Upload.Retention, time.Duration(0)},
 		{"free", c.Upload.MinFreeSpace, 500 * MiB},
 		{"backoff", c.Upload.MaxBackoff, time.Hour},
-		{"ntp", c.Clock.NTPServers, []string{"ntp1.example.edu", "10.0.0.1:123"}},
 		{"led", c.Hardware.LEDPin, "GPIO5"},
 		{"long_press", c.Hardware.LongPress, 3 * time.Second},
 		{"display", c.Hardware.DisplayPort, "/dev/ttyUSB0"},
@@ -264,10 +262,6 @@ func TestValidationProblems(t *testing.T) {
 		{"upload", `retention = "2y"`, "upload.retention", "invalid duration"},
 		{"upload", `min_free_space = "2TiB"`, "upload.min_free_space", "out of range"},
 		{"upload", `max_backoff = "0s"`, "upload.max_backoff", "out of range"},
-		{"clock", `ntp_servers = "pool.ntp.org"`, "clock.ntp_servers", "array of strings"},
-		{"clock", `ntp_servers = ["pool.ntp.org", 5]`, "clock.ntp_servers", "element 2 must be a string"},
-		{"clock", `ntp_servers = ["ntp.example.edu:99999"]`, "clock.ntp_servers", "bad port"},
-		{"clock", `ntp_servers = ["bad host"]`, "clock.ntp_servers", "not a host"},
 		{"hardware", `led_pin = "GPIO40"`, "hardware.led_pin", "GPIO0 to GPIO27"},
 		{"hardware", `button_pin = "pin27"`, "hardware.button_pin", "pin name"},
 		{"hardware", `button_pin = "GPIO17"`, "hardware.button_pin", "same pin"},
@@ -497,7 +491,6 @@ func TestKeysAndLookup(t *testing.T) {
 		{"sync.page_size", "500"},
 		{"sync.record_only", "true"},
 		{"upload.chunk_size", `"4MiB"`},
-		{"clock.ntp_servers", `["pool.ntp.org"]`},
 		{"kaltura.app_token", `"********"`},
 		{"sync.ftp_password", `""`},
 	} {

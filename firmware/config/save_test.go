@@ -106,12 +106,6 @@ func TestSetEditsInPlace(t *testing.T) {
 		{key: "sync.record_only", value: "off", old: "# trailing comment\n", new: "# trailing comment\nrecord_only = false\n",
 			check: func(c *Config) bool { return !c.Sync.RecordOnly }},
 		// ... or in a new section at the end of the file.
-		{key: "clock.ntp_servers", value: "a.example.edu, b.example.edu:123", old: "/dev/ttyUSB0\"\n", new: "/dev/ttyUSB0\"\n\n[clock]\nntp_servers = [\"a.example.edu\", \"b.example.edu:123\"]\n",
-			check: func(c *Config) bool {
-				return len(c.Clock.NTPServers) == 2 && c.Clock.NTPServers[1] == "b.example.edu:123"
-			}},
-		{key: "clock.ntp_servers", value: `["x.example.edu"]`, old: "/dev/ttyUSB0\"\n", new: "/dev/ttyUSB0\"\n\n[clock]\nntp_servers = [\"x.example.edu\"]\n",
-			check: func(c *Config) bool { return len(c.Clock.NTPServers) == 1 && c.Clock.NTPServers[0] == "x.example.edu" }},
 		{key: "upload.chunk_size", value: "8MiB", old: "/dev/ttyUSB0\"\n", new: "/dev/ttyUSB0\"\n\n[upload]\nchunk_size = \"8MiB\"\n",
 			check: func(c *Config) bool { return c.Upload.ChunkSize == 8*MiB }},
 	}

@@ -238,22 +238,6 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 	v.sizeRange("upload.min_free_space", u.MinFreeSpace, 0, TiB)
 	v.durationRange("upload.max_backoff", u.MaxBackoff, time.Second, Day)
 
-	// [clock]
-	for i, h := range c.Clock.NTPServers {
-		host := h
-		if hh, port, err := net.SplitHostPort(h); err == nil {
-			n, perr := strconv.Atoi(port)
-			if perr != nil || n < 1 || n > 65535 {
-				v.add("clock.ntp_servers", "server %d (%q) has a bad port", i+1, h)
-				continue
-			}
-			host = hh
-		}
-		if host == "" || strings.ContainsAny(host, " \t/") {
-			v.add("clock.ntp_servers", "server %d (%q) is not a host name or address", i+1, h)
-		}
-	}
-
 	// [hardware]
 	hw := &c.Hardware
 	hw.LEDPin = strings.ToUpper(hw.LEDPin)
