@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/capturebox/capturebox/capture"
+	"github.com/capturebox/capturebox/capture/capturetest"
 	"github.com/capturebox/capturebox/firmware"
 	"github.com/capturebox/capturebox/hal"
 	"github.com/capturebox/capturebox/hal/haltest"
@@ -38,6 +39,8 @@ const (
 func TestBootOnReadOnlyDataDisk(t *testing.T) { inMountNamespace(t, "readonly") }
 
 func TestBootOnFullDataDisk(t *testing.T) { inMountNamespace(t, "full") }
+
+func TestDiskFullMidRecordingBox(t *testing.T) { inMountNamespace(t, "midrecording") }
 
 func inMountNamespace(t *testing.T, mode string) {
 	if os.Getenv(diskChildEnv) == mode {
@@ -68,6 +71,10 @@ func inMountNamespace(t *testing.T, mode string) {
 }
 
 func diskScenario(t *testing.T, mode, dir string) {
+	if mode == "midrecording" {
+		midRecordingScenario(t, dir)
+		return
+	}
 	synctest.Test(t, func(t *testing.T) {
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
 		if testing.Verbose() {
@@ -184,5 +191,122 @@ func diskScenario(t *testing.T, mode, dir string) {
 		if err := <-done; !errors.Is(err, context.Canceled) {
 			t.Errorf("Run = %v", err)
 		}
+	})
+}
+
+// midRecordingScenario fills the data disk (a real 8 MiB tmpfs) during an
+// ad-hoc recording: the fault is on the LED, the display and the console
+// within 2 s; when space is freed the same recording goes on, and the file
+// that reaches Kaltura decodes without an error.
+func midRecordingScenario(t *testing.T, dir string) {
+	synctest.Test(t, func(t *testing.T) {
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		if testing.Verbose() {
+			log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		}
+		w := newWorld(t, dir, log)
+		defer w.sim.Close()
+		cfg := w.cfg
+		cfg.Upload.MinFreeSpace = 0
+		data := cfg.Box.DataDir
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mount("tmpfs", data, "tmpfs", 0, "size=8m"); err != nil {
+			t.Skipf("mount tmpfs: %v", err)
+		}
+		defer syscall.Unmount(data, syscall.MNT_DETACH)
+
+		led := haltest.NewFakeLED(time.Now)
+		display := haltest.NewFakeDisplay(16, 2, time.Now)
+		button := haltest.NewFakeButton(time.Now)
+		con := haltest.NewFakeConsole(time.Now)
+		dev := firmware.Devices{LED: led, Display: display, Button: button, Console: con,
+			Capture: haltest.NewFakeCamera(haltest.CameraConfig{Width: 64, Height: 48, FPS: 10, KeyInterval: 20}), TimeSync: haltest.NewFakeTimeSync(true)}
+		var mu sync.Mutex
+		var uploaded []string
+		opts := firmware.Options{Logger: log, HTTPClient: &http.Client{Transport: &handlerTransport{h: w.sim}}, Seed: 5,
+			OnUploaded: func(id, _ string) { mu.Lock(); uploaded = append(uploaded, id); mu.Unlock() }}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- firmware.Run(ctx, cfg, dev, opts) }()
+
+		time.Sleep(5 * time.Second)
+		button.Press() // an ad-hoc recording
+		time.Sleep(20 * time.Second)
+		if led.Pattern() != hal.On {
+			t.Fatalf("LED %v, want on while recording", led.Pattern())
+		}
+		filler := filepath.Join(data, "filler")
+		f, err := os.Create(filler)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for err == nil {
+			_, err = f.Write(make([]byte, 4<<10))
+		}
+		f.Close()
+		if !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("filling the disk: %v", err)
+		}
+		full := time.Now()
+		time.Sleep(3 * time.Second)
+
+		shown := time.Time{}
+		for _, fr := range display.History() {
+			if fr.At.After(full.Add(-time.Nanosecond)) && len(fr.Lines) > 1 && strings.Contains(fr.Lines[1], "DISK FULL") {
+				shown = fr.At
+				break
+			}
+		}
+		if shown.IsZero() || shown.Sub(full) > 2*time.Second {
+			t.Errorf("display: DISK FULL shown %v after the disk filled (history %v), want within 2 s", shown.Sub(full), display.History())
+		}
+		blink := time.Time{}
+		for _, c := range led.Timeline() {
+			if !c.At.Before(full) && c.Pattern == hal.FastBlink {
+				blink = c.At
+				break
+			}
+		}
+		if blink.IsZero() || blink.Sub(full) > 2*time.Second {
+			t.Errorf("LED: fast blink %v after the disk filled, want within 2 s", blink.Sub(full))
+		}
+		con.Type("status\n")
+		if out, err := con.Expect(ctx, "DISK FULL"); err != nil {
+			t.Errorf("console status does not show the fault: %v\n%s", err, out)
+		}
+		t.Logf("disk full at +%v: display +%v, LED +%v", full.Sub(full), shown.Sub(full), blink.Sub(full))
+
+		time.Sleep(20 * time.Second)
+		if err := os.Remove(filler); err != nil { // space returns
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Second)
+		if got := display.Lines(); strings.Contains(strings.Join(got, "|"), "DISK") || led.Pattern() != hal.On {
+			t.Errorf("after space returned: display %q, LED %v; want recording, no fault", got, led.Pattern())
+		}
+		button.Press() // stop
+		time.Sleep(10 * time.Minute)
+		mu.Lock()
+		got := append([]string(nil), uploaded...)
+		mu.Unlock()
+		if len(got) != 1 {
+			t.Fatalf("uploaded %v, want one recording", got)
+		}
+		sc, err := capture.ReadSidecar(cfg.Recording.Dir, got[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sc.Parts) != 2 || sc.Error == "" {
+			t.Errorf("sidecar parts %v, error %q; want two spans around the outage, noted", sc.Parts, sc.Error)
+		}
+		info := capturetest.Probe(t, filepath.Join(cfg.Recording.Dir, sc.File)) // no ffprobe error output
+		t.Logf("recording %s: %d frames, %.1f s, parts %v", got[0], info.Frames, info.Duration, sc.Parts)
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run = %v", err)
+		}
+		con.Close() // ends the console's reader
 	})
 }
