@@ -377,7 +377,7 @@ func (b *box) recover(live bool) error {
 			bad = append(bad, id)
 			continue
 		}
-		if s.File == "" || strings.HasSuffix(s.File, ".part.mp4") {
+		if !s.Uploadable() {
 			continue
 		}
 		if err := b.queue.Enqueue(uploadRecording(closedResult(b.recDir, s))); err != nil {
