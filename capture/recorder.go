@@ -230,6 +230,8 @@ type Recording struct {
 	diskErr error
 	retryAt time.Time
 	diskSeq uint32
+	// keyAsked is set once a key frame was requested for the retry.
+	keyAsked bool
 	// diskNote is the last write error, kept after writing resumed, for
 	// the sidecar.
 	diskNote error
@@ -523,10 +525,16 @@ func (rc *Recording) write(s hal.Sample) {
 	if rc.stopped || rc.err != nil || s.Kind != hal.Video {
 		return
 	}
-	if rc.needKey && !s.Key {
-		return
+	if rc.diskErr != nil {
+		if s.At.Before(rc.retryAt) {
+			return
+		}
+		if !s.Key && !rc.keyAsked { // time to try again: from a key frame, soon
+			rc.keyAsked = true
+			rc.rec.requestKeyFrame()
+		}
 	}
-	if rc.diskErr != nil && s.At.Before(rc.retryAt) {
+	if rc.needKey && !s.Key {
 		return
 	}
 	if rc.w == nil {
@@ -570,6 +578,7 @@ func (rc *Recording) diskFailLocked(err error, at time.Time) {
 	rc.diskErr = fmt.Errorf("recording %s: %w", rc.id, err)
 	rc.diskNote = rc.diskErr
 	rc.retryAt = at.Add(rc.rec.cfg.RetryInterval)
+	rc.keyAsked = false
 	rc.needKey = true
 	if rc.w != nil {
 		rc.w.discard()
@@ -580,6 +589,17 @@ func (rc *Recording) diskFailLocked(err error, at time.Time) {
 		rc.rec.log.Error("recording cannot write; it keeps what it has and retries", "id", rc.id, "err", err)
 	}
 	rc.rec.reportDisk(DiskHealth{ID: rc.id, Err: rc.diskErr, Since: at})
+}
+
+// requestKeyFrame asks the open stream, if any, for a key frame. It must
+// not be called with r.mu held; it may be called with a Recording's mu held
+// (no path takes a Recording's mu while holding r.mu).
+func (r *Recorder) requestKeyFrame() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stream != nil {
+		r.stream.RequestKeyFrame()
+	}
 }
 
 // reportDisk passes a disk fault or recovery to Config.OnDisk.
