@@ -84,24 +84,17 @@ func Join(dir string, ids []string, outID string) (Result, error) {
 		}
 	}
 
+	// The rename replaces a leftover of a join that crashed before its
+	// sidecar was written.
 	final := finalPath(dir, outID)
-	_ = os.Remove(final) // a leftover of a join that crashed before its sidecar
-	tmp, err := os.CreateTemp(dir, "."+outID+".mp4.*"+atomicfile.TempSuffix)
+	var n int64
+	var dur time.Duration
+	err := atomicfile.Write(atomicfile.OS, final, 0o644, func(w io.Writer) error {
+		var err error
+		n, dur, err = concatParts(w, dir, parts)
+		return err
+	})
 	if err != nil {
-		return Result{}, fmt.Errorf("join into %s: %w", outID, err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	n, dur, err := concatParts(tmp, dir, parts)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return Result{}, fmt.Errorf("join into %s: %w", outID, err)
-	}
-	if err := atomicfile.Rename(atomicfile.OS, tmp.Name(), final); err != nil {
 		return Result{}, fmt.Errorf("join into %s: %w", outID, err)
 	}
 	for _, p := range parts {

@@ -20,6 +20,7 @@ import (
 	"github.com/capturebox/capturebox/firmware/controller"
 	"github.com/capturebox/capturebox/firmware/supervisor"
 	"github.com/capturebox/capturebox/hal"
+	"github.com/capturebox/capturebox/hal/atomicfile"
 	"github.com/capturebox/capturebox/sync/cache"
 	"github.com/capturebox/capturebox/sync/fetch"
 	"github.com/capturebox/capturebox/sync/schedule"
@@ -604,7 +605,7 @@ func (r *boxRecorder) Finish(_ context.Context, rec controller.Rec, publish bool
 		return fmt.Errorf("finish %s: %w", rec.ID, err)
 	}
 	if !publish {
-		if err := os.WriteFile(filepath.Join(b.recDir, rec.ID+".held"), []byte(why+"\n"), 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(b.recDir, rec.ID+".held"), []byte(why+"\n"), 0o644); err != nil {
 			return fmt.Errorf("hold %s: %w", rec.ID, err)
 		}
 		b.log.Warn("recording kept on the box, not uploaded", "id", rec.ID, "why", why, "path", res.Path)
