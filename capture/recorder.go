@@ -18,6 +18,17 @@
 // directory before it returns; only then may the caller publish the
 // recording to the upload queue. Next to each file a sidecar,
 // <dir>/<id>.json (see Sidecar), carries the recording's Meta and state.
+// Meta is typed from the event to the entry and checked (Meta.Validate)
+// when a recording starts and whenever a sidecar is read: a sidecar that
+// cannot be trusted is a *SidecarError, and its recording stays on the box.
+//
+// A write that fails (a full disk) is cut back to the last whole fragment,
+// so no fragment is ever in a file twice or torn, and is reported at once
+// (Config.OnDisk); the recording drops samples, retries every
+// RetryInterval from a key frame, and goes on in the same file when space
+// returns. The disk guard (Guard) makes that space: it deletes recordings
+// that have reached Kaltura, by retention and by free space, never others.
+// Join makes one file of an event's parts.
 //
 // When the signal is lost the recorder reports it (Config.OnHealth,
 // Recorder.Health), keeps the recordings open, retries every RetryInterval
