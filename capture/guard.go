@@ -279,7 +279,7 @@ func (g *Guard) Files() ([]DiskFile, error) {
 			continue
 		}
 		sc, err := ReadSidecar(g.cfg.Dir, id)
-		if err != nil || (sc.State != StateClosed && sc.State != StateRecovered) || sc.File == "" {
+		if err != nil || (sc.State != StateClosed && sc.State != StateRecovered && sc.State != StateJoined) || sc.File == "" {
 			continue
 		}
 		fi, err := os.Stat(filepath.Join(g.cfg.Dir, sc.File))
@@ -287,7 +287,13 @@ func (g *Guard) Files() ([]DiskFile, error) {
 			continue
 		}
 		f := DiskFile{ID: id, Bytes: fi.Size(), Recorded: sc.MediaStart, Duration: sc.Duration}
-		f.UploadedAt, f.Uploaded = g.cfg.Uploads.Uploaded(id)
+		if sc.State == StateJoined {
+			// A part is gone to Kaltura when the recording it was joined
+			// into is.
+			f.UploadedAt, f.Uploaded = g.cfg.Uploads.Uploaded(sc.JoinedInto)
+		} else {
+			f.UploadedAt, f.Uploaded = g.cfg.Uploads.Uploaded(id)
+		}
 		files = append(files, f)
 	}
 	return files, nil

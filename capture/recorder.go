@@ -18,6 +18,17 @@
 // directory before it returns; only then may the caller publish the
 // recording to the upload queue. Next to each file a sidecar,
 // <dir>/<id>.json (see Sidecar), carries the recording's Meta and state.
+// Meta is typed from the event to the entry and checked (Meta.Validate)
+// when a recording starts and whenever a sidecar is read: a sidecar that
+// cannot be trusted is a *SidecarError, and its recording stays on the box.
+//
+// A write that fails (a full disk) is cut back to the last whole fragment,
+// so no fragment is ever in a file twice or torn, and is reported at once
+// (Config.OnDisk); the recording drops samples, retries every
+// RetryInterval from a key frame, and goes on in the same file when space
+// returns. The disk guard (Guard) makes that space: it deletes recordings
+// that have reached Kaltura, by retention and by free space, never others.
+// Join makes one file of an event's parts.
 //
 // When the signal is lost the recorder reports it (Config.OnHealth,
 // Recorder.Health), keeps the recordings open, retries every RetryInterval
@@ -230,6 +241,8 @@ type Recording struct {
 	diskErr error
 	retryAt time.Time
 	diskSeq uint32
+	// keyAsked is set once a key frame was requested for the retry.
+	keyAsked bool
 	// diskNote is the last write error, kept after writing resumed, for
 	// the sidecar.
 	diskNote error
@@ -523,10 +536,16 @@ func (rc *Recording) write(s hal.Sample) {
 	if rc.stopped || rc.err != nil || s.Kind != hal.Video {
 		return
 	}
-	if rc.needKey && !s.Key {
-		return
+	if rc.diskErr != nil {
+		if s.At.Before(rc.retryAt) {
+			return
+		}
+		if !s.Key && !rc.keyAsked { // time to try again: from a key frame, soon
+			rc.keyAsked = true
+			rc.rec.requestKeyFrame()
+		}
 	}
-	if rc.diskErr != nil && s.At.Before(rc.retryAt) {
+	if rc.needKey && !s.Key {
 		return
 	}
 	if rc.w == nil {
@@ -570,6 +589,7 @@ func (rc *Recording) diskFailLocked(err error, at time.Time) {
 	rc.diskErr = fmt.Errorf("recording %s: %w", rc.id, err)
 	rc.diskNote = rc.diskErr
 	rc.retryAt = at.Add(rc.rec.cfg.RetryInterval)
+	rc.keyAsked = false
 	rc.needKey = true
 	if rc.w != nil {
 		rc.w.discard()
@@ -580,6 +600,17 @@ func (rc *Recording) diskFailLocked(err error, at time.Time) {
 		rc.rec.log.Error("recording cannot write; it keeps what it has and retries", "id", rc.id, "err", err)
 	}
 	rc.rec.reportDisk(DiskHealth{ID: rc.id, Err: rc.diskErr, Since: at})
+}
+
+// requestKeyFrame asks the open stream, if any, for a key frame. It must
+// not be called with r.mu held; it may be called with a Recording's mu held
+// (no path takes a Recording's mu while holding r.mu).
+func (r *Recorder) requestKeyFrame() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stream != nil {
+		r.stream.RequestKeyFrame()
+	}
 }
 
 // reportDisk passes a disk fault or recovery to Config.OnDisk.

@@ -92,6 +92,17 @@ func recoverDir(dir string, running func() map[string]bool) ([]Result, error) {
 			continue
 		}
 		sc, err := decodeSidecar(SidecarPath(dir, id))
+		if err == nil && sc.State == StateJoined && sc.ID == id {
+			// Join crashed before the joined recording's sidecar: the part
+			// is uploaded by itself (or joined again).
+			if _, err := os.Stat(SidecarPath(dir, sc.JoinedInto)); errors.Is(err, os.ErrNotExist) {
+				sc.State, sc.JoinedInto = StateClosed, ""
+				if err := writeSidecar(dir, sc); err != nil {
+					errs = append(errs, fmt.Errorf("recover %s: %w", id, err))
+				}
+			}
+			continue
+		}
 		if err != nil || sc.State != StateRecording || sc.ID != id {
 			continue // ReadSidecar reports it to whoever lists the recordings
 		}

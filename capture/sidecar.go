@@ -70,6 +70,10 @@ type Sidecar struct {
 	Duration time.Duration `json:"duration,omitempty"`
 	// Error records why the recording ended badly, if it did.
 	Error string `json:"error,omitempty"`
+	// JoinedInto names the recording a StateJoined part was copied into;
+	// JoinedFrom lists the parts a joined recording was made of.
+	JoinedInto string   `json:"joinedInto,omitempty"`
+	JoinedFrom []string `json:"joinedFrom,omitempty"`
 }
 
 // SidecarPath returns the sidecar path of recording id in dir.
@@ -100,7 +104,7 @@ func ReadSidecar(dir, id string) (Sidecar, error) {
 		return fault(errors.New(sc.MetaError))
 	}
 	switch sc.State {
-	case StateRecording, StateClosed, StateRecovered, StateEmpty, StateDeleted:
+	case StateRecording, StateClosed, StateRecovered, StateEmpty, StateDeleted, StateJoined:
 	default:
 		return fault(fmt.Errorf("unknown state %q", sc.State))
 	}

@@ -142,9 +142,6 @@ func (b *box) cmdTime(ctx context.Context, w io.Writer, _ []string) error {
 	} else {
 		fmt.Fprintf(w, "NTP        synchronised: %s\n", yesNo(ok))
 	}
-	if len(b.cfg.Clock.NTPServers) > 0 {
-		fmt.Fprintf(w, "servers    %s\n", strings.Join(b.cfg.Clock.NTPServers, ", "))
-	}
 	return nil
 }
 

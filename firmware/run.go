@@ -20,6 +20,7 @@ import (
 	"github.com/capturebox/capturebox/firmware/controller"
 	"github.com/capturebox/capturebox/firmware/supervisor"
 	"github.com/capturebox/capturebox/hal"
+	"github.com/capturebox/capturebox/hal/atomicfile"
 	"github.com/capturebox/capturebox/sync/cache"
 	"github.com/capturebox/capturebox/sync/fetch"
 	"github.com/capturebox/capturebox/sync/plan"
@@ -324,9 +325,9 @@ func NewFetcher(cfg *config.Config, client *kaltura.Client, session *kaltura.Ses
 }
 
 func (b *box) run(ctx context.Context) error {
-	if err := b.recover(); err != nil {
-		return err
-	}
+	// A full or read-only data disk must not stop the box: what could not
+	// be recovered or queued is shown as a fault and retried.
+	recoverPending := b.recover(false) != nil
 	if err := b.syncer.LoadCache(); err != nil {
 		b.log.Warn("no last good schedule on disk", "err", err)
 	}
@@ -348,6 +349,9 @@ func (b *box) run(ctx context.Context) error {
 		{Name: "controller", Run: b.loop.Run},
 		{Name: "guard", Run: b.guard.Run},
 	}
+	if recoverPending {
+		subs = append(subs, supervisor.Subsystem{Name: "recover", Run: b.recoverLater})
+	}
 	if b.dev.Console != nil {
 		subs = append(subs, supervisor.Subsystem{Name: "console", Run: func(ctx context.Context) error {
 			return b.console.Serve(ctx, b.dev.Console)
@@ -360,20 +364,38 @@ func (b *box) run(ctx context.Context) error {
 	return err
 }
 
+// recoverRetry is how often a recovery that a full or read-only disk
+// stopped is tried again.
+const recoverRetry = 30 * time.Second
+
 // recover closes what a crash left open and makes sure every closed
 // recording that is not held is in the upload queue (Enqueue is idempotent).
-func (b *box) recover() error {
-	recovered, err := capture.Recover(b.recDir)
+// live is set when the recorder is running (only the recordings it is not
+// running are touched). It never stops the box: a recording it could not
+// close or queue is a "recover" fault and an error, and the caller retries;
+// a recording whose sidecar cannot be trusted is a "sidecar" fault, kept
+// on the box and not retried.
+func (b *box) recover(live bool) error {
+	var recovered []capture.Result
+	var err error
+	if live {
+		recovered, err = b.recorder.Recover()
+	} else {
+		recovered, err = capture.Recover(b.recDir)
+	}
+	var errs []error
 	if err != nil {
 		b.log.Error("recovering recordings", "err", err)
+		errs = append(errs, err)
 	}
 	for _, r := range recovered {
 		b.log.Warn("recovered a recording cut short by a crash or power loss", "id", r.ID, "duration", r.Duration)
 	}
 	sidecars, err := filepath.Glob(filepath.Join(b.recDir, "*.json"))
 	if err != nil {
-		return fmt.Errorf("firmware: list recordings: %w", err)
+		errs = append(errs, fmt.Errorf("firmware: list recordings: %w", err))
 	}
+	var bad []string
 	for _, sc := range sidecars {
 		id := strings.TrimSuffix(filepath.Base(sc), ".json")
 		if !capture.ValidID(id) || b.held(id) {
@@ -381,17 +403,56 @@ func (b *box) recover() error {
 		}
 		s, err := capture.ReadSidecar(b.recDir, id)
 		if err != nil {
-			b.log.Error("unreadable recording sidecar", "id", id, "err", err)
+			b.log.Error("recording kept on the box: its sidecar cannot be trusted", "id", id, "err", err)
+			bad = append(bad, id)
 			continue
 		}
-		if s.File == "" || strings.HasSuffix(s.File, ".part.mp4") {
+		if !s.Uploadable() {
 			continue
 		}
 		if err := b.queue.Enqueue(uploadRecording(closedResult(b.recDir, s))); err != nil {
-			return fmt.Errorf("firmware: queue recovered recording %s: %w", id, err)
+			b.log.Error("cannot queue a recording; retrying later", "id", id, "err", err)
+			errs = append(errs, fmt.Errorf("firmware: queue recovered recording %s: %w", id, err))
 		}
 	}
+	if len(bad) > 0 {
+		b.faults.set("sidecar", "BAD SIDECAR "+strings.Join(bad, " "))
+	}
+	if err := errors.Join(errs...); err != nil {
+		b.faults.set("recover", diskFault(err))
+		return err
+	}
+	b.faults.clear("recover")
 	return nil
+}
+
+// recoverLater retries recover every recoverRetry until it succeeds (space
+// returned, the disk is writable again).
+func (b *box) recoverLater(ctx context.Context) error {
+	t := time.NewTicker(recoverRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if err := b.recover(true); err == nil {
+			b.log.Info("recordings recovered and queued")
+			return nil
+		}
+	}
+}
+
+// diskFault is the display text of a write error.
+func diskFault(err error) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return "DISK FULL"
+	case errors.Is(err, syscall.EROFS):
+		return "DISK READ-ONLY"
+	}
+	return "DISK ERROR"
 }
 
 // forward turns schedule updates into controller wake-ups.
@@ -441,11 +502,7 @@ func (b *box) onDisk(h capture.DiskHealth) {
 		b.faults.clear("disk")
 		return
 	}
-	msg := "DISK ERROR"
-	if errors.Is(h.Err, syscall.ENOSPC) {
-		msg = "DISK FULL"
-	}
-	b.faults.set("disk", msg)
+	b.faults.set("disk", diskFault(h.Err))
 	b.guard.Poke()
 }
 
@@ -572,7 +629,7 @@ func (r *boxRecorder) Finish(_ context.Context, rec controller.Rec, publish bool
 		return fmt.Errorf("finish %s: %w", rec.ID, err)
 	}
 	if !publish {
-		if err := os.WriteFile(filepath.Join(b.recDir, rec.ID+".held"), []byte(why+"\n"), 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(b.recDir, rec.ID+".held"), []byte(why+"\n"), 0o644); err != nil {
 			return fmt.Errorf("hold %s: %w", rec.ID, err)
 		}
 		b.log.Warn("recording kept on the box, not uploaded", "id", rec.ID, "why", why, "path", res.Path)

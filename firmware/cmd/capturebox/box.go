@@ -45,6 +45,9 @@ func runBox(ctx context.Context, cfgPath string, dev bool, e env) error {
 	logOut := io.MultiWriter(e.stderr, ring)
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: cfg.Box.SlogLevel()}))
 	log.Info("capturebox starting", "version", firmware.Version, "config", cfgPath, "dev", dev)
+	if r, err := config.CheckMode(cfgPath, cfg, true); err == nil && r.Warning() != "" {
+		log.Warn(r.Warning()) // the app token was readable by others
+	}
 
 	if !dev {
 		return errors.New("this build has no Raspberry Pi board drivers yet: run with -dev to use the development box")
