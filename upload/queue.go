@@ -526,29 +526,18 @@ func (q *Queue) handle(it *qitem, err error) {
 		q.failures = 0
 		it.rt.failures = 0
 		it.rt.lastErr = ""
-		q.lastProgress = now
-		resumed := q.paused != nil || q.stalled != nil
-		was := q.paused
-		q.paused, q.stalled, q.rechecking = nil, nil, false
 		q.mu.Unlock()
-		if resumed {
-			if was != nil {
-				q.log.Info("upload configuration works again; uploads resumed", "code", was.Code, "setting", was.Setting)
-			} else {
-				q.log.Info("upload backlog moving again")
-			}
-			if q.o.OnResume != nil {
-				q.o.OnResume()
-			}
-		}
+		q.progressed(now)
 		return
 	}
 	var w *waitError
 	if errors.As(err, &w) {
+		// The calls of the step worked; it only has to wait.
 		q.mu.Lock()
 		it.rt.notBefore = now.Add(w.d)
 		id := it.st.Rec.ID
 		q.mu.Unlock()
+		q.progressed(now)
 		q.log.Debug("upload waiting", "item", id, "for", w.d, "why", w.why)
 		return
 	}
@@ -615,6 +604,28 @@ func (q *Queue) handle(it *qitem, err error) {
 	}
 	if stall != nil {
 		q.emit(*stall)
+	}
+}
+
+// progressed records that a step's calls worked: a configuration stop or
+// a stalled backlog clears by itself.
+func (q *Queue) progressed(now time.Time) {
+	q.mu.Lock()
+	q.lastProgress = now
+	resumed := q.paused != nil || q.stalled != nil
+	was := q.paused
+	q.paused, q.stalled, q.rechecking = nil, nil, false
+	q.mu.Unlock()
+	if !resumed {
+		return
+	}
+	if was != nil {
+		q.log.Info("upload configuration works again; uploads resumed", "code", was.Code, "setting", was.Setting)
+	} else {
+		q.log.Info("upload backlog moving again")
+	}
+	if q.o.OnResume != nil {
+		q.o.OnResume()
 	}
 }
 
