@@ -233,6 +233,17 @@ func OpenQueue(dir string, opts QueueOptions) (*Queue, error) {
 			// Never drop an item silently: refuse to start, a person must look.
 			return nil, fmt.Errorf("upload: queue file %s is corrupt: %w", e.Name(), err)
 		}
+		if st.State == StateFailed && st.Fault != nil && st.Fault.Code == "ENTRY_ID_UNKNOWN" {
+			// Written by an older firmware, which stopped such an item
+			// with a fault no command could clear: it is delivered, not
+			// verified.
+			st.State, st.FailedIn = StateUnverified, ""
+			st.Unverified = &Unverified{At: st.Fault.Time, TokenID: st.TokenID, AdminTag: AdminTag(st.Rec), EventID: st.Rec.EventID}
+			st.Fault = nil
+			if err := q.write(st); err != nil {
+				return nil, fmt.Errorf("upload: converting %s: %w", e.Name(), err)
+			}
+		}
 		q.items[st.Rec.ID] = &qitem{st: st, rt: runtime{firstSeen: now}}
 		if st.Seq > q.seq {
 			q.seq = st.Seq
