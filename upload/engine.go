@@ -212,7 +212,7 @@ func (e *engine) closedToken(ctx context.Context, st itemState, tok *kaltura.Upl
 		st.State = StateUnverified
 		st.Unverified = &Unverified{At: now, TokenID: st.TokenID, AdminTag: tag, EventID: st.Rec.EventID}
 		st.Warnings = append(st.Warnings, Fault{ItemID: st.Rec.ID, Severity: SeverityNotice, Code: "DELIVERED_NOT_VERIFIED",
-			Message: fmt.Sprintf("recording delivered to Kaltura exactly once (upload token %s is attached) but the reply naming its entry was lost and this role cannot read it back; find the entry in the KMC by searching for %q (event %d); the local file is kept until acknowledged", st.TokenID, tag, st.Rec.EventID),
+			Message: fmt.Sprintf("%s delivered to Kaltura exactly once (upload token %s is attached) but the reply naming its entry was lost and this role cannot read it back; find the entry in the KMC by searching for %q; the local file is kept until acknowledged (console: ack %s)", describe(st.Rec), st.TokenID, tag, st.Rec.ID),
 			Time:    now})
 		e.log.Warn("recording delivered, not verified", "item", st.Rec.ID, "event", st.Rec.EventID, "token", st.TokenID, "admin_tag", tag)
 		return commit(st)
@@ -396,6 +396,15 @@ func AdminTag(r Recording) string {
 	return "capturebox-recording-" + string(b)
 }
 
+// describe names a recording for an operator: its event, or the ad-hoc
+// recording's id.
+func describe(r Recording) string {
+	if r.EventID > 0 {
+		return "event " + strconv.FormatInt(r.EventID, 10)
+	}
+	return "ad-hoc recording " + r.ID
+}
+
 // hasTag reports whether the comma list tags holds tag.
 func hasTag(tags, tag string) bool {
 	for _, t := range strings.Split(tags, ",") {
@@ -499,7 +508,7 @@ func (e *engine) addEntry(ctx context.Context, st itemState, rt *runtime, commit
 				why = "there is no template entry"
 			}
 			st.Warnings = append(st.Warnings, Fault{ItemID: st.Rec.ID, Severity: SeverityNotice, Code: "NO_CATEGORIES", Setting: setting,
-				Message: fmt.Sprintf("%s: the entry of event %d will reach no course (categories come only from the template); uploading anyway — publish it in the KMC (search %q) or give the template categories", why, st.Rec.EventID, AdminTag(st.Rec)),
+				Message: fmt.Sprintf("%s: the entry of %s will reach no course (categories come only from the template); uploading anyway — publish it in the KMC (search %q) or give the template categories", why, describe(st.Rec), AdminTag(st.Rec)),
 				Time:    e.clock.Now()})
 			e.log.Warn("entry will reach no course: template has no categories", "item", st.Rec.ID, "event", st.Rec.EventID, "template", id, "admin_tag", AdminTag(st.Rec))
 		}

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capturebox/capturebox/upload"
 	"github.com/capturebox/capturebox/tools/kalturasim/simtest"
+	"github.com/capturebox/capturebox/upload"
 	"github.com/capturebox/capturebox/upload/kaltura"
 )
 

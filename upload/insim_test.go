@@ -355,3 +355,33 @@ func TestReadyAnnouncedOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestOldEntryIDUnknownBecomesUnverified: an item an older firmware
+// stopped with ENTRY_ID_UNKNOWN (a fault no command cleared) is read as
+// delivered, not verified.
+func TestOldEntryIDUnknownBecomesUnverified(t *testing.T) {
+	dir := t.TempDir()
+	item := `{"v":1,"seq":1,"recording":{"ID":"old","Path":"/nonexistent.mp4","Title":"T","EventID":99},"state":"failed",
+		"failed_in":"adding_entry","size":5,"file_name":"old.mp4","token_id":"0_t","offset":5,
+		"fault":{"item_id":"old","severity":"error","code":"ENTRY_ID_UNKNOWN","message":"m","time":"2025-09-01T10:00:00Z"},
+		"enqueued_at":"2025-09-01T09:00:00Z","updated_at":"2025-09-01T10:00:00Z","intent_at":"2025-09-01T10:00:00Z"}`
+	if err := os.WriteFile(filepath.Join(dir, "item-0123456789abcdef01234567.json"), []byte(item), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, err := upload.OpenQueue(dir, upload.QueueOptions{API: nopAPI{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	un := q.Unverified()
+	if len(un) != 1 || un[0].Fault != nil || un[0].Unverified.AdminTag != "capturebox-event-99" || un[0].Unverified.TokenID != "0_t" {
+		t.Fatalf("unverified %+v", un)
+	}
+	// Reopened: the conversion was persisted.
+	q, _ = upload.OpenQueue(dir, upload.QueueOptions{API: nopAPI{}})
+	if it := q.Items()[0]; it.State != upload.StateUnverified {
+		t.Fatalf("state %s after reopening", it.State)
+	}
+}
+
+// nopAPI is an API for queues that make no call.
+type nopAPI struct{ upload.API }

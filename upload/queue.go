@@ -234,6 +234,17 @@ func OpenQueue(dir string, opts QueueOptions) (*Queue, error) {
 			// Never drop an item silently: refuse to start, a person must look.
 			return nil, fmt.Errorf("upload: queue file %s is corrupt: %w", e.Name(), err)
 		}
+		if st.State == StateFailed && st.Fault != nil && st.Fault.Code == "ENTRY_ID_UNKNOWN" {
+			// Written by an older firmware, which stopped such an item
+			// with a fault no command could clear: it is delivered, not
+			// verified.
+			st.State, st.FailedIn = StateUnverified, ""
+			st.Unverified = &Unverified{At: st.Fault.Time, TokenID: st.TokenID, AdminTag: AdminTag(st.Rec), EventID: st.Rec.EventID}
+			st.Fault = nil
+			if err := q.write(st); err != nil {
+				return nil, fmt.Errorf("upload: converting %s: %w", e.Name(), err)
+			}
+		}
 		q.items[st.Rec.ID] = &qitem{st: st, rt: runtime{firstSeen: now}}
 		if st.Seq > q.seq {
 			q.seq = st.Seq
@@ -527,29 +538,18 @@ func (q *Queue) handle(it *qitem, err error) {
 		q.failures = 0
 		it.rt.failures = 0
 		it.rt.lastErr = ""
-		q.lastProgress = now
-		resumed := q.paused != nil || q.stalled != nil
-		was := q.paused
-		q.paused, q.stalled, q.rechecking = nil, nil, false
 		q.mu.Unlock()
-		if resumed {
-			if was != nil {
-				q.log.Info("upload configuration works again; uploads resumed", "code", was.Code, "setting", was.Setting)
-			} else {
-				q.log.Info("upload backlog moving again")
-			}
-			if q.o.OnResume != nil {
-				q.o.OnResume()
-			}
-		}
+		q.progressed(now)
 		return
 	}
 	var w *waitError
 	if errors.As(err, &w) {
+		// The calls of the step worked; it only has to wait.
 		q.mu.Lock()
 		it.rt.notBefore = now.Add(w.d)
 		id := it.st.Rec.ID
 		q.mu.Unlock()
+		q.progressed(now)
 		q.log.Debug("upload waiting", "item", id, "for", w.d, "why", w.why)
 		return
 	}
@@ -616,6 +616,28 @@ func (q *Queue) handle(it *qitem, err error) {
 	}
 	if stall != nil {
 		q.emit(*stall)
+	}
+}
+
+// progressed records that a step's calls worked: a configuration stop or
+// a stalled backlog clears by itself.
+func (q *Queue) progressed(now time.Time) {
+	q.mu.Lock()
+	q.lastProgress = now
+	resumed := q.paused != nil || q.stalled != nil
+	was := q.paused
+	q.paused, q.stalled, q.rechecking = nil, nil, false
+	q.mu.Unlock()
+	if !resumed {
+		return
+	}
+	if was != nil {
+		q.log.Info("upload configuration works again; uploads resumed", "code", was.Code, "setting", was.Setting)
+	} else {
+		q.log.Info("upload backlog moving again")
+	}
+	if q.o.OnResume != nil {
+		q.o.OnResume()
 	}
 }
 

@@ -10,8 +10,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/capturebox/capturebox/upload"
 	"github.com/capturebox/capturebox/tools/kalturasim/simtest"
+	"github.com/capturebox/capturebox/upload"
 	"github.com/capturebox/capturebox/upload/kaltura"
 )
 

@@ -23,7 +23,7 @@ func TestDemoSeedEndToEnd(t *testing.T) {
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	cfg := config{listen: "127.0.0.1:0", ftp: "127.0.0.1:0", seed: "demo", data: t.TempDir(),
-		processing: time.Second, finalWait: time.Second}
+		processing: time.Second, finalWait: time.Second, serviceURL: "https://proxy.test:8443"}
 	go func() { done <- run(ctx, cfg, &out, slog.New(slog.DiscardHandler), ready) }()
 	var addr string
 	select {
@@ -66,6 +66,12 @@ func TestDemoSeedEndToEnd(t *testing.T) {
 		"filter:objectType": {"KalturaRecordScheduleEventFilter"}, "filter:resourceIdsLike": {jsonInt(seed.ResourceID)}})
 	if !bytes.Contains(cal, []byte("SUMMARY:Demo lecture 1")) || !bytes.Contains(cal, []byte("X-KALTURA-TEMPLATE-ENTRY-ID:"+seed.TemplateEntryID)) {
 		t.Fatalf("calendar:\n%s", cal)
+	}
+	// -service-url: the upload URL handed out points at the proxy.
+	var up struct{ UploadURL string }
+	_ = json.Unmarshal(call("uploadtoken", "add", url.Values{"format": {"1"}, "ks": {si.KS}, "uploadToken:objectType": {"KalturaUploadToken"}}), &up)
+	if up.UploadURL != "https://proxy.test:8443" {
+		t.Fatalf("uploadUrl %q, want the -service-url", up.UploadURL)
 	}
 	// The device may not get one event (CAPTURE_DEVICE_ROLE).
 	if b := call("schedule_scheduleevent", "get", url.Values{"format": {"1"}, "ks": {si.KS}, "scheduleEventId": {jsonInt(seed.EventIDs[0])}}); !bytes.Contains(b, []byte("SERVICE_FORBIDDEN")) {
