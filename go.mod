@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/Eyevinn/mp4ff v0.52.0
+	github.com/creack/pty v1.1.24
 	github.com/emersion/go-ical v0.0.0-20250329121855-f41e73efc392
 	github.com/fclairamb/ftpserverlib v0.30.0
 	github.com/google/renameio/v2 v2.0.2

@@ -218,14 +218,35 @@ func (d *Display) scrollOffset(over int, elapsed time.Duration) int {
 	return min(over, 1+int((e-pause)/step))
 }
 
-// scrolling reports whether any row is too long; d.mu is held.
-func (d *Display) scrolling() bool {
-	for _, s := range d.text {
-		if len(s) > d.opt.Cols {
-			return true
+// nextScroll returns when a scrolling row next moves, and false when no
+// row scrolls; d.mu is held.
+func (d *Display) nextScroll(now time.Time) (time.Time, bool) {
+	var next time.Time
+	found := false
+	pause, step := d.opt.ScrollPause, d.opt.ScrollStep
+	for i, s := range d.text {
+		over := len(s) - d.opt.Cols
+		if over <= 0 {
+			continue
+		}
+		period := 2*pause + time.Duration(over)*step
+		e := now.Sub(d.since[i])
+		start := d.since[i].Add(e / period * period) // this cycle's start
+		in := e % period
+		var at time.Time
+		switch {
+		case in < pause:
+			at = start.Add(pause)
+		case in < pause+time.Duration(over-1)*step:
+			at = start.Add(pause + ((in-pause)/step+1)*step)
+		default:
+			at = start.Add(period)
+		}
+		if !found || at.Before(next) {
+			next, found = at, true
 		}
 	}
-	return false
+	return next, found
 }
 
 // encode returns the bytes that turn the screen from old (nil: unknown)
@@ -295,8 +316,10 @@ func (d *Display) run() {
 		switch {
 		case due:
 			wait = d.nextAt.Sub(now)
-		case d.scrolling() && !closing:
-			wait = d.opt.ScrollStep
+		case !closing:
+			if at, ok := d.nextScroll(now); ok {
+				wait = at.Sub(now)
+			}
 		}
 		d.mu.Unlock()
 		if len(out) > 0 {
