@@ -42,7 +42,12 @@ build-arm:
 		-o $(BIN)/capturebox-linux-armv7 ./firmware/cmd/capturebox
 	@scripts/check-arm.sh $(BIN)/capturebox-linux-arm64 aarch64 $(BIN)/capturebox-linux-armv7 arm
 
+# The host as make found it (the temporary directory's mode, the services
+# enabled at boot); the last step of make test checks the tests left it so.
+HOST_STATE := $(shell scripts/host-state.sh snapshot)
+
 test: test-fmt test-vet test-race test-nocgo test-qemu build-arm
+	@scripts/host-state.sh compare '$(HOST_STATE)'
 	@echo "make test: all checks passed"
 
 tools:

@@ -37,9 +37,6 @@ type Devices struct {
 	Console  hal.ConsolePort
 	Capture  hal.CaptureSource
 	TimeSync hal.TimeSync
-	// Press, when set, lets the console press the button ("press", "hold"):
-	// the development box's button is a key.
-	Press func(hal.ButtonKind)
 }
 
 // Options are the parts of Run that are not configuration.
@@ -56,6 +53,15 @@ type Options struct {
 	Seed int64
 	// OnUploaded is called when a recording's entry is READY in Kaltura.
 	OnUploaded func(recordingID, entryID string)
+	// Commands are console commands the entry point adds (the development
+	// box's button keys).
+	Commands []console.Command
+	// ConfigPath is the configuration file the box started with (the
+	// console's "config check" and "config set").
+	ConfigPath string
+	// Reboot restarts the machine (the console's "reboot"); nil: the
+	// console says this box cannot reboot itself.
+	Reboot func() error
 }
 
 // Run runs the box until ctx ends: it recovers what a crash left, loads the
@@ -84,6 +90,7 @@ type box struct {
 	loop     *controller.Loop
 	sup      *supervisor.Supervisor
 	console  *console.Console
+	button   *consoleButton
 	trust    *clockGate
 	recDir   string
 }
@@ -112,6 +119,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.session = session
 
 	b.trust = &clockGate{sync: dev.TimeSync, log: log}
+	b.button = newConsoleButton(dev.Button)
 
 	fetcher, err := b.newFetcher(client)
 	if err != nil {
@@ -128,7 +136,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		ResourceIDs: resources,
 		Interval:    cfg.Sync.Interval,
 		Jitter:      jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
-		Logger:      log.With("part", "sync"),
+		Logger:      log.With("subsystem", "sync"),
 		Rand:        newRand(seed),
 	})
 	if err != nil {
@@ -137,7 +145,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 
 	b.queue, err = upload.OpenQueue(b.path("queue"), upload.QueueOptions{
 		API:                    b.session,
-		Logger:                 log.With("part", "upload"),
+		Logger:                 log.With("subsystem", "upload"),
 		Rand:                   newRand(seed + 1),
 		ChunkSize:              int64(cfg.Upload.ChunkSize),
 		BandwidthLimit:         int64(cfg.Upload.BandwidthLimit),
@@ -159,7 +167,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.recorder, err = capture.New(capture.Config{
 		Dir:      b.recDir,
 		Source:   dev.Capture,
-		Logger:   log.With("part", "capture"),
+		Logger:   log.With("subsystem", "capture"),
 		OnHealth: b.onHealth,
 	})
 	if err != nil {
@@ -172,10 +180,10 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 			PostPadding: cfg.Recording.PostPadding,
 			AdHocMax:    cfg.Recording.AdhocMax,
 		},
-		Log:      log.With("part", "controller"),
+		Log:      log.With("subsystem", "controller"),
 		LED:      dev.LED,
 		Display:  dev.Display,
-		Button:   dev.Button,
+		Button:   b.button,
 		Recorder: (*boxRecorder)(b),
 		Store:    &stateFile{path: b.path("controller.json")},
 		Facts:    b,
@@ -183,7 +191,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		Room:     cfg.Box.Name,
 		Loc:      cfg.Box.Location(),
 	}
-	b.sup = supervisor.New(log.With("part", "supervisor"), supervisor.Policy{})
+	b.sup = supervisor.New(log.With("subsystem", "supervisor"), supervisor.Policy{})
 	b.console = console.New(log, "capturebox> ")
 	b.registerCommands()
 	return b, nil
@@ -218,7 +226,7 @@ func NewSession(cfg *config.Config, httpClient *http.Client, log *slog.Logger) (
 		RootCAs:           roots,
 		ClientTag:         "capturebox:" + Version,
 		Timeout:           cfg.Kaltura.RequestTimeout,
-		Logger:            log.With("part", "kaltura"),
+		Logger:            log.With("subsystem", "kaltura"),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("firmware: kaltura client: %w", err)
@@ -228,7 +236,7 @@ func NewSession(cfg *config.Config, httpClient *http.Client, log *slog.Logger) (
 		AppTokenID: cfg.Kaltura.AppTokenID,
 		AppToken:   cfg.Kaltura.AppToken.Reveal(),
 		HashType:   cfg.Kaltura.AppTokenHashType,
-		Logger:     log.With("part", "session"),
+		Logger:     log.With("subsystem", "session"),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("firmware: kaltura session: %w", err)
@@ -258,7 +266,7 @@ func (b *box) newFetcher(client *kaltura.Client) (syncer.Fetcher, error) {
 			Filter:    filter,
 			Window:    cfg.Sync.Window,
 			MaxBytes:  int64(cfg.Sync.MaxResponseSize),
-			Logger:    b.log.With("part", "fetch"),
+			Logger:    b.log.With("subsystem", "fetch"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("firmware: ftp fetch: %w", err)
@@ -272,7 +280,7 @@ func (b *box) newFetcher(client *kaltura.Client) (syncer.Fetcher, error) {
 			Window:           cfg.Sync.Window,
 			MaxBytes:         int64(cfg.Sync.MaxResponseSize),
 			NarrowOnOverflow: true,
-			Logger:           b.log.With("part", "fetch"),
+			Logger:           b.log.With("subsystem", "fetch"),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("firmware: https fetch: %w", err)

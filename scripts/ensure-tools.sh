@@ -6,7 +6,8 @@
 #   cross    Debian's ARM cross compilers (for the static cgo ARM builds)
 #   qemu     qemu-user-static (runs the ARM test binaries)
 #   ffmpeg   ffprobe (checks every recording the tests make)
-#   ftpd     pure-ftpd (an independent FTP server for the FTP sync tests)
+#   ftpd     pure-ftpd (an independent FTP server for the FTP sync tests;
+#            the tests run it themselves: no service is left enabled)
 #   node     Node.js and npm, and the npm packages of the test folders
 #            (the official Kaltura client, ical.js)
 #   bench    curl, GNU time and jq (scripts/bench-upload.sh)
@@ -35,6 +36,54 @@ apt_install() {
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# apt_install_no_services installs packages that bring a daemon the tests
+# run by themselves (pure-ftpd pulls in an inetd): nothing is started during
+# the install (a policy-rc.d that refuses, when the machine has none), and
+# every service the install enabled is disabled and stopped again, so the
+# machine starts at boot exactly what it started before.
+apt_install_no_services() {
+	local before after policy="" kind name
+	before=$(scripts/host-state.sh services)
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\n# ensure-tools.sh: start no service while it installs\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+		$SUDO chmod 0755 "$policy"
+		trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+	fi
+	apt_install "$@"
+	if [ -n "$policy" ]; then
+		$SUDO rm -f "$policy"
+		trap - EXIT
+	fi
+	after=$(scripts/host-state.sh services)
+	while read -r kind name; do
+		[ -n "$kind" ] || continue
+		echo "ensure-tools: disabling the $kind service $name that the install enabled" >&2
+		case "$kind" in
+		systemd)
+			if [ -d /run/systemd/system ]; then
+				$SUDO systemctl disable --now "$name" >&2 || true
+			else
+				$SUDO systemctl disable "$name" >&2 || true
+			fi
+			;;
+		sysv)
+			[ -d /run/systemd/system ] || $SUDO "/etc/init.d/$name" stop >/dev/null 2>&1 || true
+			$SUDO update-rc.d "$name" disable >/dev/null 2>&1 || true
+			;;
+		inetd)
+			$SUDO update-inetd --disable "$name" >&2 || true
+			;;
+		esac
+	done < <(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after"))
+	after=$(scripts/host-state.sh services)
+	if [ -n "$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after"))" ]; then
+		echo "ensure-tools: installing $* left services enabled:" >&2
+		comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") >&2
+		exit 1
+	fi
+}
+
 npm_folder() {
 	local dir=$1
 	[ -f "$dir/package.json" ] || return 0
@@ -54,7 +103,7 @@ for group in "$@"; do
 	cross) apt_install gcc-aarch64-linux-gnu g++-aarch64-linux-gnu gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross binutils ;;
 	qemu) apt_install qemu-user-static ;;
 	ffmpeg) apt_install ffmpeg ;;
-	ftpd) apt_install pure-ftpd ;;
+	ftpd) apt_install_no_services pure-ftpd ;;
 	bench) apt_install curl time jq ;;
 	node)
 		command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm

@@ -1,6 +1,7 @@
-// Package termdev renders the box's LED and display in a terminal, for
-// running the firmware on a developer machine (make run). Each change is
-// printed as one line, so the output also reads well in a log.
+// Package termdev is the development box (make run): the LED and display
+// rendered in a terminal, the console on stdin, the button as console
+// commands. Each change is printed as one line, so the output also reads
+// well in a log. Only the development build of capturebox imports it.
 package termdev
 
 import (

@@ -18,9 +18,10 @@ import (
 )
 
 // pureFTPd serves a directory tree with Debian's pure-ftpd (an FTP server
-// independent of the simulator) on a loopback port. It runs pure-ftpd in
-// inetd mode: the test accepts each control connection itself and starts
-// pure-ftpd on it, so there is no daemon to wait for; logins are checked
+// independent of the simulator) on a loopback port. The test runs pure-ftpd
+// itself, as its child, never through a system service (no inetd, no
+// init script): it accepts each control connection and starts pure-ftpd on
+// it, so there is no daemon to wait for and no port to guess; logins are checked
 // through pure-ftpd's extauth protocol on a Unix socket served by the test
 // (the user name "<partnerId>/<loginId>" has a slash, which system users
 // cannot have).
@@ -62,17 +63,7 @@ func startPureFTPd(t *testing.T) *pureFTPd {
 	t.Helper()
 	bin := lookPureFTPd(t)
 	dir := t.TempDir()
-	root := filepath.Join(dir, "root")
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// The virtual user (nobody) must be able to reach the tree.
-	for d := root; d != "/"; d = filepath.Dir(d) {
-		_ = os.Chmod(d, 0o755)
-		if d == os.TempDir() {
-			break
-		}
-	}
+	root := ftpRoot(t)
 	p := &pureFTPd{Root: root, user: ftpUser, pass: ftpPass}
 
 	sock := filepath.Join(dir, "auth.sock")
@@ -131,6 +122,35 @@ func startPureFTPd(t *testing.T) *pureFTPd {
 		}
 	}()
 	return p
+}
+
+// ftpRoot makes the served tree: a folder of the test's own, created
+// directly in the temporary directory and opened to the virtual user
+// (nobody) with mode 0755. t.TempDir's folders sit under a 0700 parent that
+// nobody cannot cross; no parent's mode is changed, only this folder's.
+func ftpRoot(t *testing.T) string {
+	t.Helper()
+	root, err := os.MkdirTemp("", "capturebox-ftpd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(root) })
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for d := filepath.Dir(root); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			t.Fatalf("the virtual FTP user cannot reach %s: %s is mode %o (set TMPDIR to a folder others can cross)", root, d, st.Mode().Perm())
+		}
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	return root
 }
 
 // serveAuth answers pure-ftpd's extauth requests (README.Authentication-Modules).

@@ -9,14 +9,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/capturebox/capturebox/firmware"
 	"github.com/capturebox/capturebox/firmware/config"
+	"github.com/capturebox/capturebox/firmware/console"
 	"github.com/capturebox/capturebox/firmware/supervisor"
-	"github.com/capturebox/capturebox/firmware/termdev"
-	"github.com/capturebox/capturebox/hal"
-	"github.com/capturebox/capturebox/hal/haltest"
 	"github.com/capturebox/capturebox/sync/fetch"
 	"github.com/capturebox/capturebox/sync/icalparse"
 	"github.com/capturebox/capturebox/sync/plan"
@@ -27,72 +26,50 @@ import (
 	"github.com/capturebox/capturebox/upload/kaltura"
 )
 
-func runBox(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", defaultConfig, "configuration file")
-	dev := fs.Bool("dev", false, "run on HAL fakes: LED and display in the terminal, the console on stdin, the button as the 'press' and 'hold' commands")
-	if err := fs.Parse(args); err != nil {
-		return err
+// devBox is the development box (-dev): set by dev.go, which only the
+// development build (go build -tags dev; make run) compiles, so that the
+// firmware the Pi runs links none of the HAL fakes.
+var devBox func(e env, cfg *config.Config) (firmware.Devices, []console.Command, func())
+
+func runFlags(fs *flag.FlagSet, e env) func(context.Context) error {
+	cfgPath := fs.String("config", defaultConfig, "configuration `file`")
+	dev := fs.Bool("dev", false, "run as the development box: LED and display in the terminal, the console on stdin, the button as the 'press' and 'hold' commands (needs a build with -tags dev, as make run does)")
+	return func(ctx context.Context) error {
+		if fs.NArg() > 0 {
+			return usageError{fmt.Sprintf("run: unexpected argument %q", fs.Arg(0))}
+		}
+		return runBox(ctx, *cfgPath, *dev, e)
 	}
-	cfg, err := config.Load(*cfgPath)
+}
+
+func runBox(ctx context.Context, cfgPath string, dev bool, e env) error {
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
 	}
 	ring := supervisor.NewRing(500)
-	logOut := io.MultiWriter(stderr, ring)
+	logOut := io.MultiWriter(e.stderr, ring)
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: cfg.Box.SlogLevel()}))
-	log.Info("capturebox starting", "version", firmware.Version, "config", *cfgPath, "dev", *dev)
+	log.Info("capturebox starting", "version", firmware.Version, "config", cfgPath, "dev", dev)
 
-	if !*dev {
-		return errors.New("this build has no Raspberry Pi board drivers yet: run with -dev to use the HAL fakes")
+	if !dev {
+		return errors.New("this build has no Raspberry Pi board drivers yet: run with -dev to use the development box")
 	}
-	devices, closeAll := devDevices(stdin, stdout, cfg)
+	if devBox == nil {
+		return errors.New("-dev: this binary was built without the development box (build it with 'go build -tags dev', as make run does)")
+	}
+	devices, commands, closeAll := devBox(e, cfg)
 	defer closeAll()
 	return ignoreCancel(firmware.Run(ctx, cfg, devices, firmware.Options{
-		Logger: log,
-		Ring:   ring,
+		Logger:     log,
+		ConfigPath: cfgPath,
+		Ring:       ring,
+		Commands:   commands,
 		OnUploaded: func(id, entryID string) {
-			fmt.Fprintf(stdout, "UPLOADED recording %s -> Kaltura entry %s\n", id, entryID)
+			fmt.Fprintf(e.stdout, "UPLOADED recording %s -> Kaltura entry %s\n", id, entryID)
 		},
 	}))
 }
-
-// devDevices are the development box: HAL fakes, drawn in the terminal.
-func devDevices(stdin io.Reader, stdout io.Writer, cfg *config.Config) (firmware.Devices, func()) {
-	button := haltest.NewFakeButton(time.Now)
-	cols, rows := cfg.Hardware.DisplayDims()
-	d := firmware.Devices{
-		LED:      termdev.NewLED(stdout),
-		Display:  termdev.NewDisplay(stdout, cols, rows),
-		Button:   button,
-		Console:  &stdioPort{r: stdin, w: stdout},
-		Capture:  haltest.NewFakeCamera(haltest.CameraConfig{Width: 320, Height: 180, FPS: 25}),
-		TimeSync: haltest.NewFakeTimeSync(true),
-		Press: func(k hal.ButtonKind) {
-			if k == hal.LongPress {
-				button.LongPress()
-			} else {
-				button.Press()
-			}
-		},
-	}
-	return d, func() {
-		d.LED.Close()
-		d.Display.Close()
-		button.Close()
-	}
-}
-
-// stdioPort is the development console: standard input and output.
-type stdioPort struct {
-	r io.Reader
-	w io.Writer
-}
-
-func (p *stdioPort) Read(b []byte) (int, error)  { return p.r.Read(b) }
-func (p *stdioPort) Write(b []byte) (int, error) { return p.w.Write(b) }
-func (p *stdioPort) Close() error                { return nil }
 
 func ignoreCancel(err error) error {
 	if errors.Is(err, context.Canceled) {
@@ -101,26 +78,66 @@ func ignoreCancel(err error) error {
 	return err
 }
 
-// scheduleCmd prints the occurrences the box would record: from iCal files
-// (-ical), or synced from the configured Kaltura.
-func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	env := schedulecli.Env{Now: time.Now(), Local: time.Local}
-	for _, a := range args {
-		if a == "-ical" || a == "--ical" || hasPrefix(a, "-ical=") || hasPrefix(a, "--ical=") {
-			return schedulecli.Run(args, stdout, stderr, env)
-		}
-	}
-	fs := flag.NewFlagSet("schedule", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", defaultConfig, "configuration file")
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// scheduleFlags prints the occurrences the box would record: from iCal
+// files (-ical), or synced from the configured Kaltura.
+func scheduleFlags(fs *flag.FlagSet, e env) func(context.Context) error {
+	cfgPath := fs.String("config", defaultConfig, "configuration `file` (for Kaltura)")
+	var icals multiFlag
+	fs.Var(&icals, "ical", "read this Kaltura iCal `file` instead of Kaltura (repeatable; more files may follow the flags)")
+	resource := fs.Int64("resource", 0, "the Kaltura resource `id` to plan for (default: kaltura.resource_id; with -ical, 0 is every resource)")
+	fromS := fs.String("from", "", "window start, RFC 3339 `time` (default: now)")
+	toS := fs.String("to", "", "window end, RFC 3339 `time` (default: from + sync.window, 14 days with -ical)")
 	asJSON := fs.Bool("json", false, "one JSON object per occurrence")
-	if err := fs.Parse(args); err != nil {
-		return err
+	tz := fs.String("tz", "", "IANA `zone` of the table (default: box.timezone, or the local zone with -ical)")
+	return func(ctx context.Context) error {
+		if len(icals) > 0 || fs.NArg() > 0 {
+			err := schedulecli.Run(e.args, e.stdout, e.stderr, schedulecli.Env{Now: time.Now(), Local: time.Local})
+			if errors.Is(err, schedulecli.ErrUsage) {
+				return usageError{err.Error()}
+			}
+			return err
+		}
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		if *resource != 0 {
+			cfg.Kaltura.ResourceID, cfg.Kaltura.ParentResourceID = *resource, 0
+		}
+		now := time.Now()
+		if *fromS != "" {
+			if now, err = time.Parse(time.RFC3339, *fromS); err != nil {
+				return usageError{"schedule: -from: " + err.Error()}
+			}
+		}
+		if *toS != "" {
+			to, err := time.Parse(time.RFC3339, *toS)
+			if err != nil {
+				return usageError{"schedule: -to: " + err.Error()}
+			}
+			if !to.After(now) {
+				return usageError{"schedule: -to must be after -from"}
+			}
+			cfg.Sync.Window = to.Sub(now)
+		}
+		loc := cfg.Box.Location()
+		if *tz != "" {
+			if loc, err = icalparse.LoadZone(*tz); err != nil {
+				return usageError{"schedule: -tz: " + err.Error()}
+			}
+		}
+		return scheduleFromKaltura(ctx, cfg, now, loc, *asJSON, e.stdout)
 	}
-	cfg, err := config.Load(*cfgPath)
-	if err != nil {
-		return err
-	}
+}
+
+// scheduleFromKaltura fetches the schedule once and prints its plan.
+func scheduleFromKaltura(ctx context.Context, cfg *config.Config, now time.Time, loc *time.Location, asJSON bool, stdout io.Writer) error {
 	session, client, err := newSession(cfg)
 	if err != nil {
 		return err
@@ -134,7 +151,6 @@ func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	now := time.Now()
 	listing, err := f.Fetch(ctx, fetch.Request{Now: now})
 	if err != nil {
 		return err
@@ -149,46 +165,53 @@ func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	// The listing holds concrete occurrences (recurrenceTypeIn=0,2): never expand.
 	pl := plan.BuildWith(events, cfg.Kaltura.ResourceID, listing.From, listing.To, plan.Options{Expand: recur.Options{NoExpansion: true}})
-	if *asJSON {
+	if asJSON {
 		return schedulecli.WriteJSON(stdout, pl)
 	}
-	return schedulecli.WriteTable(stdout, pl, cfg.Box.Location())
+	return schedulecli.WriteTable(stdout, pl, loc)
 }
-
-func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 func newSession(cfg *config.Config) (*kaltura.Session, *kaltura.Client, error) {
 	client, session, err := firmware.NewSession(cfg, nil, nil)
 	return session, client, err
 }
 
-// uploadCmd uploads one file by hand, for field service.
-func uploadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("upload", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cfgPath := fs.String("config", defaultConfig, "configuration file")
-	title := fs.String("title", "", "entry title (required)")
-	template := fs.String("template", "", "template entry id (default: kaltura.default_template_entry_id)")
-	desc := fs.String("description", "", "entry description")
+// uploadFlags uploads one file by hand, for field service.
+func uploadFlags(fs *flag.FlagSet, e env) func(context.Context) error {
+	cfgPath := fs.String("config", defaultConfig, "configuration `file`")
+	title := fs.String("title", "", "entry `title` (required)")
+	template := fs.String("template", "", "template `entry` id (default: kaltura.default_template_entry_id)")
+	desc := fs.String("description", "", "entry description `text`")
 	wait := fs.Bool("wait", false, "wait until Kaltura has processed the entry")
-	var file string
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		file, args = args[0], args[1:]
+	return func(ctx context.Context) error {
+		// The file may come first ("upload FILE -title ...").
+		args := fs.Args()
+		if len(args) > 1 {
+			if err := fs.Parse(args[1:]); err != nil {
+				if errors.Is(err, flag.ErrHelp) {
+					usageOf(e.stdout, "upload")
+					return errHelp
+				}
+				return usageError{"upload: " + err.Error()}
+			}
+			if fs.NArg() > 0 {
+				return usageError{fmt.Sprintf("upload: one file only, not %q too", fs.Arg(0))}
+			}
+			args = args[:1]
+		}
+		if len(args) != 1 || *title == "" {
+			return usageError{"upload: want FILE and -title"}
+		}
+		return uploadFile(ctx, args[0], *cfgPath, *title, *template, *desc, *wait, e)
 	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if file == "" && fs.NArg() == 1 {
-		file = fs.Arg(0)
-	}
-	if file == "" || *title == "" {
-		return usageError{"upload: want FILE and -title"}
-	}
+}
+
+func uploadFile(ctx context.Context, file, cfgPath, title, template, desc string, wait bool, e env) error {
 	st, err := os.Stat(file)
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
 	}
@@ -196,13 +219,13 @@ func uploadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Box.SlogLevel()}))
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: cfg.Box.SlogLevel()}))
 	entry, err := upload.UploadFile(ctx, upload.Recording{
 		ID:              fmt.Sprintf("manual-%d", time.Now().UnixNano()),
 		Path:            file,
-		Title:           *title,
-		Description:     *desc,
-		TemplateEntryID: *template,
+		Title:           title,
+		Description:     desc,
+		TemplateEntryID: template,
 		Start:           st.ModTime(),
 	}, upload.UploadFileOptions{
 		QueueOptions: upload.QueueOptions{
@@ -213,11 +236,11 @@ func uploadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			Location:               cfg.Box.Location(),
 			DefaultTemplateEntryID: cfg.Kaltura.DefaultTemplateEntryID,
 		},
-		WaitReady: *wait,
+		WaitReady: wait,
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, entry)
+	fmt.Fprintln(e.stdout, entry)
 	return nil
 }

@@ -3,10 +3,12 @@
 //
 //	capturebox [run] [-config FILE] [-dev]   run the box
 //	capturebox version                       print the version
-//	capturebox config check FILE             check a configuration file
-//	capturebox config show FILE              print it with secrets masked
+//	capturebox config check [FILE]           check a configuration file
+//	capturebox config show [FILE]            print it with secrets masked
 //	capturebox schedule ...                  print the schedule the box would record
 //	capturebox upload FILE -title ...        upload one recording by hand
+//
+// Every command answers -h and --help with its usage and flags.
 package main
 
 import (
@@ -17,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // the box has no zoneinfo of its own
 
@@ -40,77 +43,193 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd := "run"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+// errHelp: the usage was asked for and printed; exit 0.
+var errHelp = flag.ErrHelp
+
+// command is one subcommand.
+type command struct {
+	name     string
+	synopsis string // the arguments after the name
+	help     string // one line
+	// flags defines the command's flags on fs and returns the function
+	// that runs it once they are parsed.
+	flags func(fs *flag.FlagSet, e env) func(ctx context.Context) error
+}
+
+// env is what a command may use of the process.
+type env struct {
+	args           []string // the command's arguments, as given
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// commands is every subcommand (set in init: the usage of one refers to
+// the table).
+var commands []command
+
+func init() {
+	commands = []command{
+		{"run", "[-config FILE] [-dev]", "run the box (the default command)", runFlags},
+		{"version", "", "print the firmware version", versionFlags},
+		{"config check", "[-config FILE | FILE]", "check a configuration file: exit 1 and list its problems by key and line", configCheckFlags},
+		{"config show", "[-config FILE | FILE]", "print the effective configuration, secrets masked", configShowFlags},
+		{"schedule", "[-config FILE] [-resource ID] [-ical FILE ...] [-from TIME] [-to TIME] [-json] [-tz ZONE]", "print the schedule the box would record, from Kaltura or from iCal files", scheduleFlags},
+		{"upload", "FILE -title TITLE [-template ENTRYID] [-description TEXT] [-wait] [-config FILE]", "upload one recording by hand", uploadFlags},
 	}
+}
+
+func isHelp(a string) bool {
+	switch a {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr}
 	var err error
-	switch cmd {
-	case "run":
-		err = runBox(ctx, args, stdin, stdout, stderr)
-	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "capturebox", firmware.Version)
-	case "config":
-		err = configCmd(args, stdout, stderr)
-	case "schedule":
-		err = scheduleCmd(ctx, args, stdout, stderr)
-	case "upload":
-		err = uploadCmd(ctx, args, stdout, stderr)
-	case "help", "-h", "-help", "--help":
+	switch {
+	case len(args) > 0 && isHelp(args[0]):
 		usage(stdout)
+	case len(args) > 0 && (args[0] == "-version" || args[0] == "--version"):
+		fmt.Fprintln(stdout, "capturebox", firmware.Version)
 	default:
-		err = usageError{fmt.Sprintf("unknown command %q", cmd)}
+		err = dispatch(ctx, args, e)
 	}
 	var ue usageError
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errHelp):
 		return 0
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "capturebox:", err)
-		usage(stderr)
+		fmt.Fprintln(stderr, "run 'capturebox help' for the commands, 'capturebox COMMAND -h' for one command's flags")
 		return 2
-	case errors.Is(err, flag.ErrHelp):
-		return 0
 	default:
 		fmt.Fprintln(stderr, "capturebox:", err)
 		return 1
 	}
 }
 
-func usage(w io.Writer) {
-	fmt.Fprint(w, `usage:
-  capturebox [run] [-config FILE] [-dev]     run the box (default config `+defaultConfig+`)
-  capturebox version
-  capturebox config check FILE               exit 1 and list the problems of a bad file
-  capturebox config show FILE                print the effective configuration, secrets masked
-  capturebox schedule [-config FILE] [-ical FILE ...] [-resource ID] [-from RFC3339] [-to RFC3339] [-json]
-  capturebox upload FILE -title TITLE [-template ENTRYID] [-config FILE]
-`)
+// dispatch finds the command (one or two words) and runs it.
+func dispatch(ctx context.Context, args []string, e env) error {
+	name := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if name == "config" {
+		if len(args) == 0 || isHelp(args[0]) {
+			if len(args) == 0 {
+				return usageError{"config: want 'config check' or 'config show'"}
+			}
+			usageOf(e.stdout, "config")
+			return errHelp
+		}
+		name, args = "config "+args[0], args[1:]
+	}
+	for _, c := range commands {
+		if c.name != name {
+			continue
+		}
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		e.args = args
+		runIt := c.flags(fs, e)
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				printUsage(e.stdout, c, fs)
+				return errHelp
+			}
+			printUsage(e.stderr, c, fs)
+			return usageError{fmt.Sprintf("%s: %v", c.name, err)}
+		}
+		return runIt(ctx)
+	}
+	return usageError{fmt.Sprintf("unknown command %q", name)}
 }
 
-func configCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) != 2 {
-		return usageError{"config: want 'config check FILE' or 'config show FILE'"}
+// printUsage prints one command's synopsis and its flags.
+func printUsage(w io.Writer, c command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: capturebox %s %s\n  %s\n", c.name, c.synopsis, c.help)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		fmt.Fprintln(w, "no flags")
+		return
 	}
-	path := args[1]
-	switch args[0] {
-	case "check":
+	fmt.Fprintln(w, "flags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// usageOf prints the usage of every command whose name starts with prefix.
+func usageOf(w io.Writer, prefix string) {
+	for _, c := range commands {
+		if prefix == "" || c.name == prefix || strings.HasPrefix(c.name, prefix+" ") {
+			fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+			c.flags(fs, env{})
+			printUsage(w, c, fs)
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+// usage is the whole command line: every command with its flags.
+func usage(w io.Writer) {
+	fmt.Fprintf(w, "capturebox %s: the lecture-capture box\n\n", firmware.Version)
+	usageOf(w, "")
+	fmt.Fprintf(w, "capturebox -h, --help, help    this text\ncapturebox --version           the firmware version\nThe default configuration file is %s.\n", defaultConfig)
+}
+
+func versionFlags(_ *flag.FlagSet, e env) func(context.Context) error {
+	return func(context.Context) error {
+		_, err := fmt.Fprintln(e.stdout, "capturebox", firmware.Version)
+		return err
+	}
+}
+
+// configFile takes the file from -config or the one argument.
+func configFile(fs *flag.FlagSet, path string) (string, error) {
+	switch {
+	case fs.NArg() == 1:
+		return fs.Arg(0), nil
+	case fs.NArg() > 1:
+		return "", usageError{fmt.Sprintf("%s: want one file, got %d", fs.Name(), fs.NArg())}
+	}
+	return path, nil
+}
+
+func configCheckFlags(fs *flag.FlagSet, e env) func(context.Context) error {
+	cfgPath := fs.String("config", defaultConfig, "configuration `file` to check (or give it as the argument)")
+	return func(context.Context) error {
+		path, err := configFile(fs, *cfgPath)
+		if err != nil {
+			return err
+		}
 		problems := config.Check(path)
 		for _, p := range problems {
-			fmt.Fprintln(stderr, p.In(path))
+			fmt.Fprintln(e.stderr, p.In(path))
 		}
 		if len(problems) > 0 {
 			return fmt.Errorf("%s: %d problem(s)", path, len(problems))
 		}
-		fmt.Fprintf(stdout, "%s: ok\n", path)
+		fmt.Fprintf(e.stdout, "%s: ok\n", path)
 		return nil
-	case "show":
+	}
+}
+
+func configShowFlags(fs *flag.FlagSet, e env) func(context.Context) error {
+	cfgPath := fs.String("config", defaultConfig, "configuration `file` to show (or give it as the argument)")
+	return func(context.Context) error {
+		path, err := configFile(fs, *cfgPath)
+		if err != nil {
+			return err
+		}
 		cfg, err := config.Load(path)
 		if err != nil {
 			return err
 		}
-		return cfg.Show(stdout)
+		return cfg.Show(e.stdout)
 	}
-	return usageError{fmt.Sprintf("config: unknown subcommand %q", args[0])}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/capturebox/capturebox/firmware/config"
 	"github.com/capturebox/capturebox/tools/kalturasim"
+	simsched "github.com/capturebox/capturebox/tools/kalturasim/schedule"
 )
 
 func runCmd(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -26,8 +27,75 @@ func TestVersionAndUsage(t *testing.T) {
 	if code, out, _ := runCmd(t, "version"); code != 0 || !strings.HasPrefix(out, "capturebox ") {
 		t.Errorf("version: %d %q", code, out)
 	}
-	if code, _, errOut := runCmd(t, "frobnicate"); code != 2 || !strings.Contains(errOut, "usage:") {
+	if code, _, errOut := runCmd(t, "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) || !strings.Contains(errOut, "capturebox help") {
 		t.Errorf("unknown command: %d %q", code, errOut)
+	}
+}
+
+// TestHelp runs every way a technician asks for help: each exits 0 and
+// lists the flags of what was asked about.
+func TestHelp(t *testing.T) {
+	flags := map[string][]string{
+		"run":          {"-config", "-dev"},
+		"version":      {"no flags"},
+		"config check": {"-config"},
+		"config show":  {"-config"},
+		"schedule":     {"-config", "-ical", "-resource", "-from", "-to", "-json", "-tz"},
+		"upload":       {"-config", "-title", "-template", "-description", "-wait"},
+	}
+	if len(flags) != len(commands) {
+		t.Fatalf("the test knows %d commands, capturebox has %d", len(flags), len(commands))
+	}
+	var all []string
+	for _, c := range commands {
+		want, ok := flags[c.name]
+		if !ok {
+			t.Fatalf("no expected flags for %q", c.name)
+		}
+		all = append(all, want...)
+		for _, h := range []string{"-h", "--help", "-help"} {
+			args := append(strings.Fields(c.name), h)
+			code, out, errOut := runCmd(t, args...)
+			if code != 0 || errOut != "" {
+				t.Errorf("capturebox %s: exit %d, stderr %q", strings.Join(args, " "), code, errOut)
+			}
+			if !strings.Contains(out, "usage: capturebox "+c.name) {
+				t.Errorf("capturebox %s: no usage line:\n%s", strings.Join(args, " "), out)
+			}
+			for _, f := range want {
+				if !strings.Contains(out, f) {
+					t.Errorf("capturebox %s does not list %s:\n%s", strings.Join(args, " "), f, out)
+				}
+			}
+		}
+	}
+	for _, args := range [][]string{{"-h"}, {"--help"}, {"-help"}, {"help"}} {
+		code, out, errOut := runCmd(t, args...)
+		if code != 0 || errOut != "" {
+			t.Errorf("capturebox %s: exit %d, stderr %q", args[0], code, errOut)
+		}
+		for _, c := range commands {
+			if !strings.Contains(out, "usage: capturebox "+c.name) {
+				t.Errorf("capturebox %s does not show %q", args[0], c.name)
+			}
+		}
+		for _, f := range all {
+			if !strings.Contains(out, f) {
+				t.Errorf("capturebox %s does not list %s", args[0], f)
+			}
+		}
+	}
+	if code, out, _ := runCmd(t, "config", "--help"); code != 0 || !strings.Contains(out, "config check") || !strings.Contains(out, "config show") {
+		t.Errorf("config --help: %d\n%s", code, out)
+	}
+	for _, v := range []string{"--version", "-version", "version"} {
+		if code, out, _ := runCmd(t, v); code != 0 || !strings.HasPrefix(out, "capturebox ") {
+			t.Errorf("%s: %d %q", v, code, out)
+		}
+	}
+	// A bad flag is a usage error (exit 2) with the command's usage on stderr.
+	if code, _, errOut := runCmd(t, "schedule", "-nope"); code != 2 || !strings.Contains(errOut, "-resource") {
+		t.Errorf("schedule -nope: %d %q", code, errOut)
 	}
 }
 
@@ -97,6 +165,36 @@ func TestScheduleFromICal(t *testing.T) {
 	}
 	if o["title"] != "BIO 210 - Guest lecture" || o["start"] != "2025-09-15T13:00:00Z" || o["template_entry_id"] != "1_ab12cd34" {
 		t.Errorf("occurrence = %v", o)
+	}
+}
+
+// TestScheduleResourceWithoutICal: -resource alone plans for that resource
+// from the configured Kaltura.
+func TestScheduleResourceWithoutICal(t *testing.T) {
+	sim, err := kalturasim.New(kalturasim.Options{DataDir: t.TempDir(), Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	defer sim.Close()
+	tok, err := sim.AddAppToken(kalturasim.AppTokenSpec{HashType: "SHA256", SessionPrivileges: "disableentitlement,setrole:CAPTURE_DEVICE_ROLE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := simsched.New(sim.Now)
+	store.Register(sim.Register)
+	room, err := store.AddResource(sim.PartnerID(), simsched.Resource{Type: 3, Name: "Room 204 Camera"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := goodConfig(t, srv.URL, sim.PartnerID(), tok.ID, tok.Token, 58, "")
+	code, _, errOut := runCmd(t, "schedule", "-config", cfg, "-resource", fmt.Sprint(room.ID), "-json")
+	if code != 0 {
+		t.Fatalf("schedule -resource without -ical: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := runCmd(t, "schedule", "-config", cfg, "-resource", "x"); code != 2 {
+		t.Errorf("schedule -resource x: exit %d %q", code, errOut)
 	}
 }
 
