@@ -37,7 +37,8 @@ func gpioChips() ([]*gpioioctl.GPIOChip, error) {
 
 // headerLine finds the line of BCM pin n: line n of the SoC's pin
 // controller ("pinctrl-bcm2835" on the Pi Zero 2 W and 3, "pinctrl-bcm2711"
-// on the 4, "pinctrl-rp1" on the 5), or else a line named "GPIO<n>".
+// on the 4, "pinctrl-rp1" on the 5), or else a line named "GPIO<n>", or
+// else line n of the first chip.
 func headerLine(chips []*gpioioctl.GPIOChip, n int) (*gpioioctl.GPIOChip, *gpioioctl.GPIOLine, error) {
 	for _, c := range chips {
 		if strings.HasPrefix(c.Label(), "pinctrl-") && c.LineCount() > n {
@@ -49,6 +50,11 @@ func headerLine(chips []*gpioioctl.GPIOChip, n int) (*gpioioctl.GPIOChip, *gpioi
 		if l := c.ByName(name); l != nil {
 			return c, l, nil
 		}
+	}
+	// Not a Pi (a development board, the VM lab's PL061): line n of the
+	// first chip.
+	if len(chips) > 0 && chips[0].LineCount() > n {
+		return chips[0], chips[0].Lines()[n], nil
 	}
 	var have []string
 	for _, c := range chips {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"time"
 )
 
 // errNotLinux says why nothing opens here.
@@ -37,3 +38,8 @@ func (c *SerialConsole) Path() string { return "" }
 
 // OpenDisplay returns an error: the board runs on Linux only.
 func OpenDisplay(path string, opt DisplayOptions) (*Display, error) { return nil, errNotLinux }
+
+// OpenJig returns an error: the board runs on Linux only.
+func OpenJig(pinName string) (press func(hold time.Duration), release func() error, err error) {
+	return nil, nil, errNotLinux
+}

@@ -34,7 +34,7 @@ func Probe(cfg Config, w io.Writer) error {
 
 	chips, err := gpioChips()
 	if err != nil {
-		p.f("GPIO:     %v\n", err)
+		p.f("GPIO:     none: %v\n", strings.TrimPrefix(err.Error(), "GPIO: "))
 	} else {
 		for _, c := range chips {
 			p.f("GPIO:     %s %q, %d lines (%s)\n", c.Name(), c.Label(), c.LineCount(), c.Path())
