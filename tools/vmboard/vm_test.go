@@ -17,19 +17,26 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/capturebox/capturebox/tools/vmlab"
 )
 
-// requireLab returns the lab, or skips (fails with CAPTUREBOX_REQUIRE_VM=1).
-func requireLab(t *testing.T) *Lab {
+// initrd writes the lab's initramfs for cfg into dir.
+func initrd(t *testing.T, lab *vmlab.Lab, dir string, cfg vmlab.Config) string {
 	t.Helper()
-	l, err := Find()
+	path := filepath.Join(dir, "initrd.gz")
+	f, err := os.Create(path)
 	if err != nil {
-		if os.Getenv("CAPTUREBOX_REQUIRE_VM") == "1" {
-			t.Fatalf("VM lab required: %v", err)
-		}
-		t.Skipf("VM lab missing, skipped (CAPTUREBOX_REQUIRE_VM=1 fails instead): %v", err)
+		t.Fatal(err)
 	}
-	return l
+	err = lab.Initramfs(f, cfg)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 var (
@@ -111,30 +118,19 @@ min_length = "2s"
 `, serviceURL, pid, tokID, tok, resource, template, hardware)
 }
 
-const initHead = `#!/bin/busybox sh
-/bin/busybox --install -s /bin
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /data
-while read -r ko; do [ -n "$ko" ] && insmod "/lib/modules/$ko"; done < /etc/modules
-`
-
 // TestRaspberryPi3Board boots qemu's raspi3b with Debian's arm64 kernel
 // and its Raspberry Pi 3 device tree: the board names the model, finds the
 // bcm2835 GPIO driver's chip, and drives the LED's line and reads it back
 // through the GPIO character device, active high and active low; the hal
 // LED check runs on that line through board.Open.
 func TestRaspberryPi3Board(t *testing.T) {
-	lab := requireLab(t)
+	lab := vmlab.Require(t, "arm64")
 	arm, _ := binaries(t)
 	dir := t.TempDir()
 	cfg := func(hw string) []byte {
 		return boxConfig("https://www.kaltura.com", 1, "0_ab12cd34", "0123456789abcdef0123456789abcdef", 1, "", hw)
 	}
-	script := initHead + `
+	script := `
 echo "model: $(tr -d '\000' </proc/device-tree/model)"
 echo "== probe high"
 /bin/capturebox board probe -config /etc/high.toml; echo "probe exit $?"
@@ -142,33 +138,20 @@ echo "== probe low"
 /bin/capturebox board probe -config /etc/low.toml; echo "probe exit $?"
 echo "== selftest"
 /bin/capturebox board selftest -config /etc/high.toml -only led,button,display,console; echo "selftest exit $?"
-echo "== done"
-reboot -f
 `
-	initrd := filepath.Join(dir, "initrd.gz")
-	f, err := os.Create(initrd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = lab.Initramfs(f, nil, []File{
-		{Path: "init", Mode: 0o755, Data: []byte(script)},
+	rd := initrd(t, lab, dir, vmlab.Config{Script: script, Files: []vmlab.File{
 		{Path: "bin/capturebox", Mode: 0o755, Source: arm},
 		{Path: "etc/high.toml", Data: cfg("led_pin = \"GPIO17\"\nbutton_pin = \"GPIO27\"\nconsole_port = \"\"")},
 		{Path: "etc/low.toml", Data: cfg("led_pin = \"GPIO22\"\nled_active = \"low\"\nbutton_pin = \"GPIO27\"\nconsole_port = \"\"")},
-	})
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	}})
+	dtb := filepath.Join(lab.Dir, "kernel", "usr", "lib", "linux-image-"+lab.KernelVersion, "broadcom", "bcm2837-rpi-3-b.dtb")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	// The emulated Pi cannot reset itself (no watchdog): the test stops
-	// qemu once the script has finished.
+	// The emulated Pi cannot power off (nor reset: no watchdog): the test
+	// stops qemu once the lab's init has run the script.
 	qemu := exec.CommandContext(ctx, "qemu-system-aarch64", "-M", "raspi3b", "-m", "1024",
-		"-kernel", lab.Kernel, "-dtb", filepath.Join(lab.DTBs, "broadcom", "bcm2837-rpi-3-b.dtb"),
-		"-initrd", initrd, "-append", "console=ttyAMA0 quiet panic=-1",
+		"-kernel", lab.Kernel, "-dtb", dtb,
+		"-initrd", rd, "-append", "console=ttyAMA0 quiet panic=-1",
 		"-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot")
 	stdout, err := qemu.StdoutPipe()
 	if err != nil {
@@ -185,7 +168,7 @@ reboot -f
 	done := false
 	for sc.Scan() {
 		console.WriteString(sc.Text() + "\n")
-		if strings.HasPrefix(sc.Text(), "== done") {
+		if strings.HasPrefix(sc.Text(), "vmlab: exit") {
 			done = true
 			break
 		}
@@ -212,7 +195,7 @@ reboot -f
 		"display  skipped: no display",
 		"console  skipped: no console port",
 		"selftest exit 0",
-		"== done",
+		"vmlab: exit 0",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the guest did not print %q", want)
@@ -349,7 +332,7 @@ func (l *line) command(cmd string, within time.Duration) string {
 // noise, a 10 KB line and a disconnect mid-command leave the console and
 // the box running.
 func TestConsoleOverPL011(t *testing.T) {
-	lab := requireLab(t)
+	lab := vmlab.Require(t, "arm64")
 	arm, simPath := binaries(t)
 	sim := startSimulator(t, simPath)
 	_, port, err := net.SplitHostPort(strings.TrimPrefix(sim.ServiceURL, "http://"))
@@ -358,8 +341,11 @@ func TestConsoleOverPL011(t *testing.T) {
 	}
 	guestURL := "http://10.0.2.2:" + port
 	dir := t.TempDir()
-	script := initHead + `
-exec >/dev/hvc0 2>&1
+	// The kernel's console is the virtio console (hvc0, a log file on the
+	// host), so that ttyAMA0 is the box's alone.
+	script := `
+exec </dev/null >/dev/hvc0 2>&1
+mkdir -p /data
 ip link set lo up
 ip link set eth0 up
 ip addr add 10.0.2.15/24 dev eth0
@@ -371,25 +357,12 @@ box=$!
 echo "guest: box started (pid $box)"
 wait $box
 echo "guest: box exited $?"
-reboot -f
 `
-	initrd := filepath.Join(dir, "initrd.gz")
-	f, err := os.Create(initrd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = lab.Initramfs(f, []string{"virtio_mmio", "virtio_console", "virtio_net"}, []File{
-		{Path: "init", Mode: 0o755, Data: []byte(script)},
+	rd := initrd(t, lab, dir, vmlab.Config{Script: script, Modules: []string{"virtio_mmio", "virtio_console", "virtio_net"}, Files: []vmlab.File{
 		{Path: "bin/capturebox", Mode: 0o755, Source: arm},
 		{Path: "etc/capturebox.toml", Mode: 0o600, Data: boxConfig(guestURL, sim.PartnerID, sim.AppTokenID, sim.AppToken, sim.ResourceID, sim.TemplateEntryID,
 			"console_port = \"/dev/ttyAMA0\"\nconsole_baud = 115200")},
-	})
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	}})
 
 	// The host listens; qemu connects the PL011 to it, and connects again
 	// after the technician's cable is pulled.
@@ -404,7 +377,7 @@ reboot -f
 	defer cancel()
 	qemu := exec.CommandContext(ctx, "qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a72", "-m", "1024", "-smp", "2",
 		"-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults",
-		"-kernel", lab.Kernel, "-initrd", initrd, "-append", "console=hvc0 quiet panic=-1",
+		"-kernel", lab.Kernel, "-initrd", rd, "-append", "console=hvc0 quiet panic=-1",
 		"-chardev", "socket,id=uart,path="+sock+",reconnect=1", "-serial", "chardev:uart",
 		"-chardev", "file,id=log,path="+guestLog, "-device", "virtio-serial-device", "-device", "virtconsole,chardev=log",
 		"-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0")
@@ -467,7 +440,22 @@ reboot -f
 		t.Logf("%-28q answered in %v", cmd, time.Since(t0).Round(time.Millisecond))
 		return out
 	}
-	check("status", timed("status"), "clock")
+	// resync types 'version' and waits for its answer and the prompt after
+	// it, returning all the console printed until then.
+	version := regexp.MustCompile(`capturebox [^>\s]\S*\r?\n`)
+	resync := func() string {
+		t.Helper()
+		tty.send("version\r")
+		var b strings.Builder
+		for {
+			out := tty.expect(`capturebox> `, answer)
+			b.WriteString(out)
+			if version.MatchString(out) {
+				return b.String()
+			}
+		}
+	}
+	check("status", timed("status"), "room      Room 101", "LED       ")
 	check("sync", timed("sync now"), "sync")
 	// The sync runs in the background: ask again until it has succeeded.
 	for deadline := time.Now().Add(3 * time.Minute); ; {
@@ -491,7 +479,9 @@ reboot -f
 	if id == nil {
 		t.Fatalf("no recording id in:\n%s", recs)
 	}
-	check("retry", timed("retry "+id[1]), id[1])
+	retry := timed("retry " + id[1])
+	check("retry", retry, id[1])
+	t.Logf("retry answered: %q", retry)
 	cfg := timed("config")
 	check("config", cfg, "app_token")
 	if strings.Contains(cfg, sim.AppToken) {
@@ -509,15 +499,23 @@ reboot -f
 	tty.send(string(noise))
 	tty.send(strings.Repeat("x", 10*1024) + "\r")
 	tty.send("\r")
-	check("status after noise", timed("status"), "clock")
+	// Whatever the console said to that (help, errors), 'version' marks
+	// where its answers end.
+	after := resync()
+	t.Logf("the console's answer to the noise and the 10 KB line (%d bytes), ends: %q", len(after), after[max(0, len(after)-400):])
+	check("status after noise", timed("status"), "room      Room 101", "LED       ")
 
 	// The cable pulled in the middle of a command, then plugged back.
 	tty.send("sta")
 	tty.conn.Close()
 	tty.attach(accept())
-	tty.send("\x15") // ^U: whatever half-line survived is dropped
-	check("status after reconnect", timed("status"), "clock")
-	check("version", timed("version"), "capturebox")
+	// What survived of the half-typed line is ended with Enter: the
+	// console answers it (an unknown command gets the help).
+	tty.send("\r")
+	if got := resync(); !strings.Contains(got, "unknown command") {
+		t.Errorf("the half-typed command after the reconnect got no help:\n%s", got)
+	}
+	check("status after reconnect", timed("status"), "room      Room 101", "LED       ")
 
 	// The box kept running: the recording reached the simulator.
 	deadline := time.Now().Add(3 * time.Minute)
