@@ -94,6 +94,7 @@ type Display struct {
 	wire   []string    // what the display shows (nil: not set up yet)
 	nextAt time.Time   // no write before
 	err    error       // the last write error, reported by Show
+	shown  bool        // Show has been called: nothing is written before
 	closed bool
 }
 
@@ -163,6 +164,7 @@ func (d *Display) Show(lines ...string) error {
 		return fmt.Errorf("display: %w", errClosed)
 	}
 	now := d.opt.Now()
+	d.shown = true
 	for i := range d.text {
 		var s string
 		if i < len(lines) {
@@ -304,7 +306,7 @@ func (d *Display) run() {
 		now := d.opt.Now()
 		screen := d.frame(now)
 		var out []byte
-		due := !slices.Equal(screen, d.wire)
+		due := d.shown && !slices.Equal(screen, d.wire)
 		if due && !now.Before(d.nextAt) {
 			out = d.encode(d.wire, screen)
 			d.wire = screen
