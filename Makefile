@@ -20,7 +20,7 @@ export CAPTUREBOX_REQUIRE_NODE    ?= 1
 export CAPTUREBOX_REQUIRE_FFPROBE ?= 1
 export CAPTUREBOX_REQUIRE_FTPD    ?= 1
 
-.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools bench-upload bench-schedule
+.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools bench-upload bench-schedule test-vm-board
 
 all: build
 
@@ -78,6 +78,13 @@ test-qemu: tools
 		$(GO) test -timeout 30m -exec qemu-aarch64-static $(ARM_PKGS)
 	CAPTUREBOX_TEST_EXEC=qemu-arm-static CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 \
 		$(GO) test -timeout 30m -exec qemu-arm-static $(ARM_PKGS)
+
+# The board on real kernel drivers under qemu (the VM lab): board probe and
+# the LED check on an emulated Raspberry Pi 3, a console session over the
+# PL011 UART with the Kaltura simulator on the host.
+test-vm-board:
+	@$(ENSURE) vmlab
+	CAPTUREBOX_REQUIRE_VM=1 $(GO) test -count=1 -timeout 30m -v ./tools/vmboard
 
 # The development box is a build of its own (-tags dev): the firmware binary
 # links none of the HAL fakes (firmware/fences_test.go).

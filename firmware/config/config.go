@@ -175,6 +175,10 @@ type Upload struct {
 type Hardware struct {
 	// LEDPin is the recording LED's BCM pin name. Default "GPIO17".
 	LEDPin string `toml:"led_pin"`
+	// LEDActive is "high" (the LED lights when its pin is high: pin,
+	// resistor, LED, ground) or "low" (3.3 V, resistor, LED, pin).
+	// Default "high".
+	LEDActive string `toml:"led_active"`
 	// ButtonPin is the button's BCM pin name. Default "GPIO27".
 	ButtonPin string `toml:"button_pin"`
 	// LongPress is how long the button is held to stop a scheduled
@@ -183,6 +187,10 @@ type Hardware struct {
 	// DisplayPort is the serial character display's device; "" = none.
 	// Default "".
 	DisplayPort string `toml:"display_port"`
+	// DisplayType is "serlcd" (SparkFun SerLCD / OpenLCD, HD44780
+	// commands after 0xFE) or "plain" (each screen as lines ending in
+	// CR LF). Default "serlcd".
+	DisplayType string `toml:"display_type"`
 	// DisplaySize is "<columns>x<rows>". Default "16x2".
 	DisplaySize string `toml:"display_size"`
 	// DisplayBaud is the display's serial speed. Default 9600.
@@ -240,8 +248,10 @@ func Default() *Config {
 		},
 		Hardware: Hardware{
 			LEDPin:        "GPIO17",
+			LEDActive:     "high",
 			ButtonPin:     "GPIO27",
 			LongPress:     2 * time.Second,
+			DisplayType:   "serlcd",
 			DisplaySize:   "16x2",
 			DisplayBaud:   9600,
 			ConsolePort:   "/dev/serial0",

@@ -251,12 +251,16 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 			v.add("hardware.button_pin", "is the same pin as hardware.led_pin")
 		}
 	}
+	v.oneOf("hardware.led_active", hw.LEDActive, "high", "low")
 	v.durationRange("hardware.long_press", hw.LongPress, 500*time.Millisecond, 10*time.Second)
 	v.absPath("hardware.display_port", hw.DisplayPort, true)
+	v.oneOf("hardware.display_type", hw.DisplayType, "serlcd", "plain")
 	if m := displayRE.FindStringSubmatch(hw.DisplaySize); m == nil {
 		v.add("hardware.display_size", "%q is not <columns>x<rows>, such as \"16x2\" or \"20x4\"", hw.DisplaySize)
 	} else if cols, rows := hw.DisplayDims(); cols < 8 || cols > 40 || rows < 1 || rows > 4 {
 		v.add("hardware.display_size", "%q is out of range: 8 to 40 columns, 1 to 4 rows", hw.DisplaySize)
+	} else if hw.DisplayType == "serlcd" && (cols != 16 && cols != 20 || rows == 3) {
+		v.add("hardware.display_size", "%q is not a SerLCD size: 16 or 20 columns of 1, 2 or 4 rows (or set hardware.display_type = \"plain\")", hw.DisplaySize)
 	}
 	v.baud("hardware.display_baud", hw.DisplayBaud)
 	v.absPath("hardware.console_port", hw.ConsolePort, true)

@@ -28,15 +28,16 @@ var devBox func(e env, cfg *config.Config) (firmware.Devices, []console.Command,
 func runFlags(fs *flag.FlagSet, e env) func(context.Context) error {
 	cfgPath := fs.String("config", defaultConfig, "configuration `file`")
 	dev := fs.Bool("dev", false, "run as the development box: LED and display in the terminal, the console on stdin, the button as the 'press' and 'hold' commands (needs a build with -tags dev, as make run does)")
+	consolePath := fs.String("console", "", "serve the console on this serial `device` instead (default: hardware.console_port; with -dev: standard input)")
 	return func(ctx context.Context) error {
 		if fs.NArg() > 0 {
 			return usageError{fmt.Sprintf("run: unexpected argument %q", fs.Arg(0))}
 		}
-		return runBox(ctx, *cfgPath, *dev, e)
+		return runBox(ctx, *cfgPath, *dev, *consolePath, e)
 	}
 }
 
-func runBox(ctx context.Context, cfgPath string, dev bool, e env) error {
+func runBox(ctx context.Context, cfgPath string, dev bool, consolePath string, e env) error {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
@@ -49,13 +50,10 @@ func runBox(ctx context.Context, cfgPath string, dev bool, e env) error {
 		log.Warn(r.Warning()) // the app token was readable by others
 	}
 
-	if !dev {
-		return errors.New("this build has no Raspberry Pi board drivers yet: run with -dev to use the development box")
+	devices, commands, closeAll, err := openBox(e, cfg, log, dev, consolePath)
+	if err != nil {
+		return err
 	}
-	if devBox == nil {
-		return errors.New("-dev: this binary was built without the development box (build it with 'go build -tags dev', as make run does)")
-	}
-	devices, commands, closeAll := devBox(e, cfg)
 	defer closeAll()
 	return ignoreCancel(firmware.Run(ctx, cfg, devices, firmware.Options{
 		Logger:     log,

@@ -7,6 +7,8 @@
 //	capturebox config show [FILE]            print it with secrets masked
 //	capturebox schedule ...                  print the schedule the box would record
 //	capturebox upload FILE -title ...        upload one recording by hand
+//	capturebox board probe                   what the board finds, in words
+//	capturebox board selftest                the hal checks on the real devices
 //
 // Every command answers -h and --help with its usage and flags.
 package main
@@ -75,6 +77,8 @@ func init() {
 		{"config show", "[-config FILE | FILE]", "print the effective configuration, secrets masked", configShowFlags},
 		{"schedule", "[-config FILE] [-resource ID] [-ical FILE ...] [-from TIME] [-to TIME] [-json] [-tz ZONE]", "print the schedule the box would record, from Kaltura or from iCal files", scheduleFlags},
 		{"upload", "FILE -title TITLE [-template ENTRYID] [-description TEXT] [-wait] [-config FILE]", "upload one recording by hand", uploadFlags},
+		{"board probe", "[-config FILE]", "say what the board finds: model, GPIO pins and their state (flashes the LED), display and console ports", boardProbeFlags},
+		{"board selftest", "[-config FILE] [-jig PIN] [-loopback DEVICE] [-only CHECKS]", "run the hal conformance checks on the board's own devices (bench test)", boardSelftestFlags},
 	}
 }
 
@@ -117,15 +121,15 @@ func dispatch(ctx context.Context, args []string, e env) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	if name == "config" {
+	if name == "config" || name == "board" {
 		if len(args) == 0 || isHelp(args[0]) {
 			if len(args) == 0 {
-				return usageError{"config: want 'config check' or 'config show'"}
+				return usageError{name + ": want " + subcommands(name)}
 			}
-			usageOf(e.stdout, "config")
+			usageOf(e.stdout, name)
 			return errHelp
 		}
-		name, args = "config "+args[0], args[1:]
+		name, args = name+" "+args[0], args[1:]
 	}
 	for _, c := range commands {
 		if c.name != name {
@@ -173,6 +177,21 @@ func usageOf(w io.Writer, prefix string) {
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// subcommands lists the commands under a group word: "'config check' or
+// 'config show'".
+func subcommands(group string) string {
+	var names []string
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, group+" ") {
+			names = append(names, "'"+c.name+"'")
+		}
+	}
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // usage is the whole command line: every command with its flags.
