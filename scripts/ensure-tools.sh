@@ -10,6 +10,8 @@
 #   node     Node.js and npm, and the npm packages of the test folders
 #            (the official Kaltura client, ical.js)
 #   bench    curl, GNU time and jq (scripts/bench-upload.sh)
+#   image    shellcheck, genimage, rauc, squashfs-tools, mtools, dosfstools,
+#            e2fsprogs, fdisk, openssl (make test-image)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +58,7 @@ for group in "$@"; do
 	ffmpeg) apt_install ffmpeg ;;
 	ftpd) apt_install pure-ftpd ;;
 	bench) apt_install curl time jq ;;
+	image) apt_install shellcheck genimage rauc squashfs-tools mtools dosfstools e2fsprogs fdisk openssl python3 ;;
 	node)
 		command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 		while IFS= read -r pkg; do

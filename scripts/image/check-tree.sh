@@ -39,11 +39,10 @@ used() {
 	grep -rhoE '\$\((BR2_[A-Za-z0-9_]+)\)|ifeq \(\$\((BR2_[A-Za-z0-9_]+)\)' "$tree" --include='*.mk' |
 		grep -oE 'BR2_[A-Za-z0-9_]+' | grep -v '^BR2_EXTERNAL_'
 }
-n=0
+n=$(used | sort -u | wc -l)
 while read -r s; do
-	n=$((n + 1))
-	grep -qx "$s" "$known" || problem "symbol $s is not defined by Buildroot $tag (nor by the tree)"
-done < <(used | sort -u)
+	problem "symbol $s is not defined by Buildroot $tag (nor by the tree)"
+done < <(used | sort -u | comm -23 - "$known")
 [ "$n" -gt 20 ] || problem "only $n symbols found in the tree: is it there?"
 for d in "$tree"/configs/*_defconfig; do
 	grep -q '^BR2_STATIC_LIBS=y' "$d" && problem "$(basename "$d") sets BR2_STATIC_LIBS (it turns cgo off; the package links statically itself)"

@@ -13,7 +13,7 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 sed -e "s/@COMPATIBLE@/$compatible/" -e "s/@VERSION@/$version/" \
 	"$HERE/rauc/manifest.raucm.in" >"$dir/manifest.raucm"
-ln -s "$(cd "$(dirname "$rootfs")" && pwd)/$(basename "$rootfs")" "$dir/rootfs.ext4" 2>/dev/null ||
-	cp "$rootfs" "$dir/rootfs.ext4"
+# A copy (or a hard link): mksquashfs would pack a symbolic link as a link.
+ln "$rootfs" "$dir/rootfs.ext4" 2>/dev/null || cp "$rootfs" "$dir/rootfs.ext4"
 rm -f "$out"
 "$RAUC" bundle --cert="$cert" --key="$key" "$dir" "$out"
