@@ -186,6 +186,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.sup = supervisor.New(log.With("part", "supervisor"), supervisor.Policy{})
 	b.console = console.New(log, "capturebox> ")
 	b.registerCommands()
+	b.registerUpdateCommand()
 	return b, nil
 }
 
