@@ -12,6 +12,9 @@
 #   bench    curl, GNU time and jq (scripts/bench-upload.sh)
 #   image    shellcheck, genimage, rauc, squashfs-tools, mtools, dosfstools,
 #            e2fsprogs, fdisk, openssl (make test-image)
+#   vmlab    qemu-system-arm, busybox-static, cpio, and Debian's arm64/armhf
+#            kernels and busybox in .cache/vmlab/ (scripts/vmlab/fetch.sh;
+#            tools/vmlab boots them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,6 +62,10 @@ for group in "$@"; do
 	ftpd) apt_install pure-ftpd ;;
 	bench) apt_install curl time jq ;;
 	image) apt_install shellcheck genimage rauc squashfs-tools mtools dosfstools e2fsprogs fdisk openssl python3 ;;
+	vmlab)
+		apt_install qemu-system-arm busybox-static cpio
+		scripts/vmlab/fetch.sh
+		;;
 	node)
 		command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 		while IFS= read -r pkg; do
