@@ -86,10 +86,13 @@ image:
 	CAPTUREBOX_VERSION=$(VERSION) scripts/image/build.sh $(BOARD)
 
 # Offline proof of the image: tree checks, shellcheck, A/B rules, a signed
-# bundle with Debian's rauc, the card's layout with Debian's genimage.
+# bundle with Debian's rauc, the card's layout with Debian's genimage, and
+# that card booted in the VM lab (Debian's kernel and busybox standing in).
 test-image:
-	@$(ENSURE) image
+	@$(ENSURE) image vmlab
 	scripts/image/test-image.sh
+	scripts/image/fetch-vm-userland.sh
+	CAPTUREBOX_REQUIRE_VM=1 $(GO) test -count=1 -v -timeout 6m ./tools/imagevm/
 
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...

@@ -22,7 +22,7 @@ aptopts=(
 )
 if [ "$(id -u)" = 0 ]; then aptopts+=(-o "APT::Sandbox::User=root"); fi
 export TMPDIR="$APT/tmp"
-pkgs=(libc6 e2fsprogs libext2fs2 libcom-err2 libe2p2 libss2 libblkid1 libuuid1
+pkgs=(libc6 e2fsprogs libext2fs2 libcom-err2 libss2 libblkid1 libuuid1
 	fdisk util-linux libfdisk1 libsmartcols1 libmount1 libselinux1 libpcre2-8-0
 	libreadline8 libtinfo6 libudev1 libcap-ng0 libaudit1 libcrypt1 libsystemd0)
 rm -rf "$out.new"
