@@ -119,7 +119,7 @@ func card(t *testing.T, e env, extra int64) (img, rootfs string) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	defaults := "CAPTUREBOX_CONFIG=/boot/capturebox.toml\nCAPTUREBOX_ARGS=-dev\nCAPTUREBOX_CONSOLE_STDIO=1\nCONSOLE=/dev/ttyAMA0\nHEALTH_TIMEOUT=900\n"
+	defaults := "CAPTUREBOX_CONFIG=/boot/capturebox.toml\nCAPTUREBOX_ARGS=-dev\nCAPTUREBOX_CONSOLE_STDIO=1\nCONSOLE=/dev/ttyAMA0\nHEALTH_TIMEOUT=20\n"
 	os.WriteFile(filepath.Join(root, "etc/default/capturebox"), []byte(defaults), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/hostname"), []byte("capturebox\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
@@ -209,16 +209,7 @@ func boot(t *testing.T, e env, img string) (string, time.Duration) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	start := time.Now()
-	vm, err := e.lab.Start(ctx, vmlab.Config{
-		Modules: []string{"virtio_pci", "virtio_blk", "ext4", "crc32c_generic", "vfat", "nls_cp437", "nls_iso8859-1", "nls_utf8", "nls_ascii"},
-		Files: []vmlab.File{
-			{Path: "init", Mode: 0o755, Data: []byte(bootInit)},
-			{Path: "boot-choose", Mode: 0o755, Source: filepath.Join(e.repo, "buildroot/board/capturebox/boot-choose")},
-			{Path: "lib/capturebox/bootstate.sh", Source: filepath.Join(e.repo, "buildroot/board/capturebox/rootfs-overlay/usr/libexec/capturebox/bootstate.sh")},
-		},
-		Disks:    []string{img},
-		MemoryMB: 512,
-	})
+	vm, err := e.lab.Start(ctx, bootConfig(e, img))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,6 +245,57 @@ func boot(t *testing.T, e env, img string) (string, time.Duration) {
 	vm.Kill()
 	vm.Wait()
 	return log.String(), ready
+}
+
+// copySlot writes the root filesystem image into a slot of the card.
+func copySlot(t *testing.T, img, rootfs string, off int64) {
+	t.Helper()
+	data, err := os.ReadFile(rootfs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(img, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.WriteAt(data, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bootUntilReboot boots the card and waits for the guest to reboot itself
+// (qemu runs with -no-reboot, so it exits), and returns the console.
+func bootUntilReboot(t *testing.T, e env, img string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	vm, err := e.lab.Start(ctx, bootConfig(e, img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	lines := console(vm.Console, &log)
+	for range lines {
+	}
+	vm.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("the guest did not reboot by itself:\n%s", log.String())
+	}
+	return log.String()
+}
+
+func bootConfig(e env, img string) vmlab.Config {
+	return vmlab.Config{
+		Modules: []string{"virtio_pci", "virtio_blk", "ext4", "crc32c_generic", "vfat", "nls_cp437", "nls_iso8859-1", "nls_utf8", "nls_ascii"},
+		Files: []vmlab.File{
+			{Path: "init", Mode: 0o755, Data: []byte(bootInit)},
+			{Path: "boot-choose", Mode: 0o755, Source: filepath.Join(e.repo, "buildroot/board/capturebox/boot-choose")},
+			{Path: "lib/capturebox/bootstate.sh", Source: filepath.Join(e.repo, "buildroot/board/capturebox/rootfs-overlay/usr/libexec/capturebox/bootstate.sh")},
+		},
+		Disks:    []string{img},
+		MemoryMB: 512,
+	}
 }
 
 // TestImageBootsInVMWithDebianBusyboxStandingInForBuildroot boots the card
@@ -327,6 +369,39 @@ func TestImageBootsInVMWithDebianBusyboxStandingInForBuildroot(t *testing.T) {
 		t.Errorf("after a power cut mid-install: not slot A, or the data partition grown again:\n%s", log2)
 	}
 	t.Logf("power cut mid-install into B: slot A booted, ready in %v", ready2.Round(100*time.Millisecond))
+
+	// A bad update: RAUC wrote slot B completely and made it primary (the
+	// tree's backend, as RAUC calls it), but the new system never syncs a
+	// schedule, so capturebox-health never marks it good and reboots it
+	// after HEALTH_TIMEOUT. The chooser gives it three boots, then slot A.
+	copySlot(t, img, rootfs, before[2].Start*512)
+	run(t, "", "mcopy", "-n", "-i", fat, "::rauc.env", env)
+	for _, args := range [][]string{{"set-state", "B", "bad"}, {"set-primary", "B"}} {
+		c := exec.Command(backend.Path, args...)
+		c.Env = backend.Env
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("backend %v: %v\n%s", args, err, out)
+		}
+	}
+	run(t, "", "mcopy", "-o", "-i", fat, env, "::rauc.env")
+	for try := 1; try <= 3; try++ {
+		out := bootUntilReboot(t, e, img)
+		if !strings.Contains(out, "bootinit: slot B (/dev/vda3)") ||
+			!strings.Contains(out, fmt.Sprintf("slot B is on trial (%d boots left)", 3-try)) ||
+			!strings.Contains(out, "capturebox-health: slot B synced no schedule within 20s: rebooting") {
+			t.Fatalf("bad update, boot %d: not slot B on trial, rebooted by the health check:\n%s", try, out)
+		}
+	}
+	log3, _ := boot(t, e, img)
+	if !strings.Contains(log3, "bootinit: slot A (/dev/vda2)") || !strings.Contains(log3, "capturebox-health: slot A is good") {
+		t.Fatalf("after three failed boots of B, not back on A:\n%s", log3)
+	}
+	run(t, "", "mcopy", "-o", "-n", "-i", fat, "::rauc.env", env)
+	state, _ := os.ReadFile(env)
+	if !strings.Contains(string(state), "BOOT_B_LEFT=0") {
+		t.Errorf("slot B is not bad after the rollback:\n%s", state)
+	}
+	t.Logf("bad update into B: three trial boots rebooted by the health check, then slot A")
 	t.Logf("card %d MiB (+%d MiB grown), rootfs %d MiB, %s; boot to ready (status answered) %v",
 		(imgSize.Size()-extra)>>20, extra>>20, rootSize.Size()>>20, grown, ready.Round(100*time.Millisecond))
 }
