@@ -285,6 +285,67 @@ func bootUntilReboot(t *testing.T, e env, img string) string {
 	return log.String()
 }
 
+// bootUntil boots the card until the console shows want, then cuts the power.
+func bootUntil(t *testing.T, e env, img, want string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	vm, err := e.lab.Start(ctx, bootConfig(e, img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { vm.Kill(); vm.Wait() }()
+	var log bytes.Buffer
+	lines := console(vm.Console, &log)
+	waitFor(t, lines, want, time.After(150*time.Second), &log)
+	return log.String()
+}
+
+// simInit is S85kalturasim of the good update's root filesystem (a test
+// addition, not part of the tree): a Kaltura simulator on the guest's
+// loopback, and a capturebox.toml on the boot partition that points to it.
+const simInit = `#!/bin/sh
+[ "$1" = start ] || exit 0
+ifconfig lo 127.0.0.1 up
+/usr/bin/kalturasim -listen 127.0.0.1:8088 -seed demo -data /tmp/sim > /tmp/seed 2>/tmp/sim.log &
+while [ ! -s /tmp/seed ]; do sleep 0.2; done
+seed=$(head -n1 /tmp/seed)
+field() { echo "$seed" | sed -n "s/.*\"$1\": *\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
+cat > /boot/capturebox.toml <<EOT
+[box]
+name = "Room 101"
+[kaltura]
+service_url = "$(field serviceUrl)"
+allow_insecure_http = true
+partner_id = $(field partnerId)
+app_token_id = "$(field appTokenId)"
+app_token = "$(field appToken)"
+app_token_hash_type = "$(field hashType)"
+resource_id = $(field resourceId)
+EOT
+echo "S85kalturasim: simulator on $(field serviceUrl)"
+`
+
+// goodRootfs is the root filesystem of a good update: the card's, plus a
+// Kaltura simulator it can sync from.
+func goodRootfs(t *testing.T, e env) string {
+	t.Helper()
+	root := filepath.Join(e.dir, "root")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w",
+		"-o", filepath.Join(root, "usr/bin/kalturasim"), "./tools/cmd/kalturasim")
+	build.Dir = e.repo
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build kalturasim: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/init.d/S85kalturasim"), []byte(simInit), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(e.dir, "good.ext4")
+	run(t, e.repo, "mkfs.ext4", "-q", "-F", "-L", "rootfs", "-d", root, good, "200M")
+	return good
+}
+
 func bootConfig(e env, img string) vmlab.Config {
 	return vmlab.Config{
 		Modules: []string{"virtio_pci", "virtio_blk", "ext4", "crc32c_generic", "vfat", "nls_cp437", "nls_iso8859-1", "nls_utf8", "nls_ascii"},
@@ -402,6 +463,31 @@ func TestImageBootsInVMWithDebianBusyboxStandingInForBuildroot(t *testing.T) {
 		t.Errorf("slot B is not bad after the rollback:\n%s", state)
 	}
 	t.Logf("bad update into B: three trial boots rebooted by the health check, then slot A")
+
+	// A good update: the new system (slot B) syncs a schedule, from a
+	// Kaltura simulator inside the guest (the VM lab has no network), and
+	// capturebox-health marks it good through the tree's backend.
+	good := goodRootfs(t, e)
+	copySlot(t, img, good, before[2].Start*512)
+	run(t, "", "mcopy", "-o", "-n", "-i", fat, "::rauc.env", env)
+	for _, args := range [][]string{{"set-state", "B", "bad"}, {"set-primary", "B"}} {
+		c := exec.Command(backend.Path, args...)
+		c.Env = backend.Env
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("backend %v: %v\n%s", args, err, out)
+		}
+	}
+	run(t, "", "mcopy", "-o", "-i", fat, env, "::rauc.env")
+	log4 := bootUntil(t, e, img, "capturebox-health: slot B marked good")
+	if !strings.Contains(log4, "bootinit: slot B (/dev/vda3)") {
+		t.Fatalf("good update: not slot B:\n%s", log4)
+	}
+	run(t, "", "mcopy", "-o", "-n", "-i", fat, "::rauc.env", env)
+	state, _ = os.ReadFile(env)
+	if !strings.Contains(string(state), "BOOT_ORDER=B A") || !strings.Contains(string(state), "BOOT_B_LEFT=3") || !strings.Contains(string(state), "BOOT_B_TRIAL=0") {
+		t.Errorf("slot B not good and primary after the good update:\n%s", state)
+	}
+	t.Logf("good update into B: a schedule synced, slot B marked good")
 	t.Logf("card %d MiB (+%d MiB grown), rootfs %d MiB, %s; boot to ready (status answered) %v",
 		(imgSize.Size()-extra)>>20, extra>>20, rootSize.Size()>>20, grown, ready.Round(100*time.Millisecond))
 }
