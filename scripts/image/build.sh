@@ -43,6 +43,7 @@ name="capturebox-$version"
 mkdir -p "$src/$name"
 (cd "$repo" && git ls-files -z --cached | grep -zv '^buildroot/' | xargs -0 cp --parents -t "$src/$name")
 (cd "$src/$name" && go mod vendor)
+"$repo/scripts/image/vendor-cgo-files.sh" "$src/$name"
 tar -C "$src" --sort=name --owner=0 --group=0 --numeric-owner --mtime='2000-01-01' \
 	-czf "$dl/$name-vendored.tar.gz" "$name"
 
