@@ -119,7 +119,7 @@ func card(t *testing.T, e env, extra int64) (img, rootfs string) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	defaults := "CAPTUREBOX_CONFIG=/boot/capturebox.toml\nCAPTUREBOX_ARGS=-dev\nCAPTUREBOX_CONSOLE_STDIO=1\nCONSOLE=/dev/ttyAMA0\nHEALTH_TIMEOUT=20\n"
+	defaults := "CAPTUREBOX_CONFIG=/boot/capturebox.toml\nCAPTUREBOX_ARGS=-dev\nCAPTUREBOX_CONSOLE_STDIO=1\nCONSOLE=/dev/ttyAMA0\nHEALTH_TIMEOUT=10\n"
 	os.WriteFile(filepath.Join(root, "etc/default/capturebox"), []byte(defaults), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/hostname"), []byte("capturebox\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
@@ -449,7 +449,7 @@ func TestImageBootsInVMWithDebianBusyboxStandingInForBuildroot(t *testing.T) {
 		out := bootUntilReboot(t, e, img)
 		if !strings.Contains(out, "bootinit: slot B (/dev/vda3)") ||
 			!strings.Contains(out, fmt.Sprintf("slot B is on trial (%d boots left)", 3-try)) ||
-			!strings.Contains(out, "capturebox-health: slot B synced no schedule within 20s: rebooting") {
+			!strings.Contains(out, "capturebox-health: slot B synced no schedule within 10s: rebooting") {
 			t.Fatalf("bad update, boot %d: not slot B on trial, rebooted by the health check:\n%s", try, out)
 		}
 	}
