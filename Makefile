@@ -92,7 +92,7 @@ test-image:
 	@$(ENSURE) image vmlab
 	scripts/image/test-image.sh
 	scripts/image/fetch-vm-userland.sh
-	CAPTUREBOX_REQUIRE_VM=1 $(GO) test -count=1 -v -timeout 6m ./tools/imagevm/
+	CAPTUREBOX_IMAGE_VM=1 CAPTUREBOX_REQUIRE_VM=1 $(GO) test -count=1 -v -timeout 6m ./tools/imagevm/
 
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...

@@ -366,6 +366,9 @@ func bootConfig(e env, img string) vmlab.Config {
 // first boot), starts capturebox with the config from the FAT partition and
 // the serial console; the host sends "status" on the serial port.
 func TestImageBootsInVMWithDebianBusyboxStandingInForBuildroot(t *testing.T) {
+	if os.Getenv("CAPTUREBOX_IMAGE_VM") != "1" {
+		t.Skip("boots the card five times (about three minutes): run by make test-image, with CAPTUREBOX_IMAGE_VM=1")
+	}
 	lab := vmlab.Require(t, "arm64")
 	repo, err := vmlab.RepoRoot()
 	if err != nil {
