@@ -216,6 +216,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.console.SetEcho(opts.ConsoleEcho)
 	b.registerCommands()
 	b.registerUnverified()
+	b.registerUpdateCommand()
 	return b, nil
 }
 
