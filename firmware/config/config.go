@@ -150,6 +150,12 @@ type Recording struct {
 	// Dir holds recordings. Default "" in the file, which Parse resolves to
 	// DataDir + "/recordings"; a parsed Config always holds the absolute path.
 	Dir string `toml:"dir"`
+	// KeepPartsSeparate uploads each part of a scheduled event (after a
+	// crash, a power cut, a button stop and resume) as an entry of its
+	// own, titled "(part N)". Default false: the parts are joined into one
+	// entry when the event's recording ends, the gaps noted in its
+	// description.
+	KeepPartsSeparate bool `toml:"keep_parts_separate"`
 }
 
 // Upload is the [upload] section (kaltura.md §4).
