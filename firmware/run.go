@@ -145,13 +145,14 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	if err != nil {
 		return nil, err
 	}
+	camera, room := PlanResource(cfg)
 	b.syncer, err = syncer.New(syncer.Config{
 		Fetcher:    faultingFetcher{inner: fetcher, faults: b.faults},
 		Store:      cache.New(b.path("schedule")),
 		Clock:      time.Now,
 		Trusted:    b.trust.Trusted,
-		ResourceID: cfg.Kaltura.ResourceID,
-		RoomID:     cfg.Kaltura.ParentResourceID,
+		ResourceID: camera,
+		RoomID:     room,
 		Interval:   cfg.Sync.Interval,
 		Jitter:     jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
 		Logger:     log.With("subsystem", "sync"),
@@ -284,14 +285,12 @@ func NewSession(cfg *config.Config, httpClient *http.Client, log *slog.Logger) (
 
 func (b *box) path(name string) string { return filepath.Join(b.cfg.Box.DataDir, name) }
 
-// PlanResource is the resource the plan keeps events of: the box's own, or
-// every resource (0) when the box lists by a parent resource (the server's
-// filter then decides). `capturebox schedule` plans with it.
-func PlanResource(cfg *config.Config) int64 {
-	if cfg.Kaltura.ParentResourceID != 0 {
-		return 0
-	}
-	return cfg.Kaltura.ResourceID
+// PlanResource returns the resources the plan keeps events of: the box's
+// camera and the room it stands in (kaltura.parent_resource_id, 0 for
+// none; plan.BoxResources). The box's sync and `capturebox schedule` plan
+// with it alike.
+func PlanResource(cfg *config.Config) (camera, room int64) {
+	return cfg.Kaltura.ResourceID, cfg.Kaltura.ParentResourceID
 }
 
 // NewFetcher builds the schedule fetcher of the configuration (HTTPS, or
