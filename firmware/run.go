@@ -25,6 +25,7 @@ import (
 	"github.com/capturebox/capturebox/hal/atomicfile"
 	"github.com/capturebox/capturebox/sync/cache"
 	"github.com/capturebox/capturebox/sync/fetch"
+	"github.com/capturebox/capturebox/sync/icalparse"
 	"github.com/capturebox/capturebox/sync/plan"
 	"github.com/capturebox/capturebox/sync/syncer"
 	"github.com/capturebox/capturebox/upload"
@@ -153,10 +154,15 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		Trusted:    b.trust.Trusted,
 		ResourceID: camera,
 		RoomID:     room,
-		Interval:   cfg.Sync.Interval,
-		Jitter:     jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
-		Logger:     log.With("subsystem", "sync"),
-		Rand:       newRand(seed),
+		// The parser refuses what the fetch would not read: one limit,
+		// sync.max_response_size.
+		Parse: func(page []byte) (*icalparse.Calendar, error) {
+			return icalparse.ParseBytes(page, icalparse.Options{MaxBytes: int64(cfg.Sync.MaxResponseSize), Logger: log.With("subsystem", "sync")})
+		},
+		Interval: cfg.Sync.Interval,
+		Jitter:   jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
+		Logger:   log.With("subsystem", "sync"),
+		Rand:     newRand(seed),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firmware: sync: %w", err)
