@@ -750,12 +750,23 @@ func (r *boxRecorder) Finish(_ context.Context, rec controller.Rec, d controller
 // is queued again (Enqueue is idempotent); a join cut short was undone by
 // the recovery and is done again. Parts without media are left out; one
 // part with media is queued as it is; parts that cannot be joined (a
-// capture device with other settings) are queued each on its own, so that
-// nothing is lost.
+// capture device with other settings, no room on the disk for the joined
+// copy) are queued each on its own, so that nothing is lost.
+// A join that fails otherwise (a disk error) is a fault on the LED until
+// its retry succeeds.
 func (r *boxRecorder) Join(_ context.Context, rec controller.Rec, parts []string) error {
 	b := (*box)(r)
 	b.recMu.Lock()
 	defer b.recMu.Unlock()
+	if err := b.join(rec, parts); err != nil {
+		b.faults.set("join", diskFault(err))
+		return err
+	}
+	b.faults.clear("join")
+	return nil
+}
+
+func (b *box) join(rec controller.Rec, parts []string) error {
 	if s, err := capture.ReadSidecar(b.recDir, rec.ID); err == nil && s.Uploadable() {
 		return b.queue.Enqueue(b.uploadRecording(closedResult(b.recDir, s)))
 	}
@@ -789,7 +800,9 @@ func (r *boxRecorder) Join(_ context.Context, rec controller.Rec, parts []string
 		ids[i] = s.ID
 	}
 	res, err := capture.Join(b.recDir, ids, rec.ID)
-	if errors.Is(err, capture.ErrCannotJoin) {
+	// Parts that cannot be joined, or a disk without room for the joined
+	// copy: each part goes on its own rather than never.
+	if errors.Is(err, capture.ErrCannotJoin) || errors.Is(err, capture.ErrInvalidID) || errors.Is(err, syscall.ENOSPC) {
 		b.log.Error("parts of a lecture cannot be joined; each is uploaded on its own", "lecture", rec.ID, "parts", ids, "err", err)
 		for _, s := range usable {
 			up := b.uploadRecording(closedResult(b.recDir, s))
