@@ -130,9 +130,6 @@ func (l *Loop) Recovered() []Rec {
 	return out
 }
 
-// State returns the state; before Run only (Snapshot while it runs).
-func (l *Loop) State() State { return l.state.Clone() }
-
 // Run runs the loop until ctx ends. Running recordings are finished and
 // published when it returns, so that a clean shutdown loses nothing.
 func (l *Loop) Run(ctx context.Context) error {
