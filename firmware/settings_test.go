@@ -88,8 +88,12 @@ func settingsTable(t *testing.T) []setting {
 		{key: "recording.min_length", value: `"30s"`},
 		{key: "recording.short_policy", value: `"upload-tagged"`},
 		{key: "recording.dir", value: quoteTOML(filepath.Join(dir, "recordings"))},
+		{key: "recording.keep_parts_separate", value: `true`},
 		{key: "upload.chunk_size", value: `"8MiB"`},
 		{key: "upload.bandwidth_limit", value: `"1MiB"`},
+		{key: "upload.retention", value: `"14d"`},
+		{key: "upload.unverified_retention", value: `"60d"`},
+		{key: "upload.min_free_space", value: `"4GiB"`},
 		{key: "upload.max_backoff", value: `"5m"`},
 	}
 }
@@ -290,6 +294,16 @@ func TestEveryDocumentedSettingChangesBehaviour(t *testing.T) {
 		if !isDocumented[k] {
 			t.Errorf("settingsTable has %s, which %s does not document", k, exampleConfig)
 		}
+	}
+	var missing []string
+	for _, k := range documented {
+		if _, ok := table[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d keys documented in %s have no entry in settingsTable (show that each changes what the box does, or do not document it): %s",
+			len(missing), exampleConfig, strings.Join(missing, ", "))
 	}
 	data := filepath.Join(t.TempDir(), "data")
 	build := func(t *testing.T, values map[string]string) *config.Config {
