@@ -99,6 +99,7 @@ type box struct {
 	button   *consoleButton
 	trust    *clockGate
 	recDir   string
+	ledger   *boxLedger // nil when the ledger cannot be opened
 }
 
 func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
@@ -125,6 +126,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.session = session
 
 	b.trust = &clockGate{sync: dev.TimeSync, log: log}
+	b.openLedger()
 	b.button = newConsoleButton(dev.Button)
 
 	fetcher, err := NewFetcher(cfg, client, session, log)
@@ -203,7 +205,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		LED:      dev.LED,
 		Display:  dev.Display,
 		Button:   b.button,
-		Recorder: (*boxRecorder)(b),
+		Recorder: ledgerRecorder{inner: (*boxRecorder)(b), b: b},
 		Store:    &controller.FileStore{Path: b.path("controller.json")},
 		Facts:    b,
 		Changed:  b.faults.changed,
@@ -337,6 +339,7 @@ func (b *box) run(ctx context.Context) error {
 	}
 	for _, r := range b.loop.Recovered() {
 		b.log.Info("recording was running at the last stop; its file was recovered", "id", r.ID, "title", r.Occ.Title)
+		b.ledgerRecovered(r)
 	}
 	go b.forward(ctx, b.syncer.Updates())
 	go b.button.forward(ctx)
@@ -348,6 +351,9 @@ func (b *box) run(ctx context.Context) error {
 		{Name: "upload", Run: b.queue.Run},
 		{Name: "controller", Run: b.loop.Run},
 		{Name: "guard", Run: b.guard.Run},
+	}
+	if b.ledger != nil {
+		subs = append(subs, supervisor.Subsystem{Name: "ledger", Run: b.ledger.run})
 	}
 	if recoverPending {
 		subs = append(subs, supervisor.Subsystem{Name: "recover", Run: b.recoverLater})
@@ -535,6 +541,7 @@ func (b *box) onGuardShort(short int64) {
 }
 
 func (b *box) onUploadFault(f upload.Fault) {
+	b.ledgerUploadFault(f)
 	if f.Severity == upload.SeverityNotice {
 		// For the console and the log, never the LED (a template without
 		// categories, a recording delivered but not verified).
@@ -570,6 +577,7 @@ func (b *box) refreshUploadFault() {
 
 func (b *box) onReady(id, entryID string) {
 	b.log.Info("recording is in Kaltura", "id", id, "entry", entryID)
+	b.ledgerReady(id, entryID)
 	go b.refreshUploadFault() // not from inside the queue's callback
 	if b.opts.OnUploaded != nil {
 		b.opts.OnUploaded(id, entryID)

@@ -60,6 +60,7 @@ func settingsTable(t *testing.T) []setting {
 			h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.Box.SlogLevel()})
 			return fmt.Sprint(h.Enabled(t.Context(), slog.LevelDebug))
 		}},
+		{key: "box.ledger_max_size", value: `"8MiB"`},
 		{key: "kaltura.service_url", value: `"https://kaltura.example.edu"`},
 		{key: "kaltura.allow_insecure_http", value: `true`},
 		{key: "kaltura.partner_id", value: `7654321`},

@@ -63,6 +63,10 @@ type Box struct {
 	DataDir string `toml:"data_dir"`
 	// LogLevel is debug, info, warn or error. Default "info".
 	LogLevel string `toml:"log_level"`
+	// LedgerMaxSize bounds the event ledger (`capturebox why`) in DataDir:
+	// the oldest records are deleted beyond it. Default 4MiB (a year of
+	// four lectures a day takes about 2.3MB).
+	LedgerMaxSize Size `toml:"ledger_max_size"`
 }
 
 // Kaltura is the [kaltura] section: the partner, the app token and the
@@ -207,9 +211,10 @@ type Hardware struct {
 func Default() *Config {
 	return &Config{
 		Box: Box{
-			Timezone: "UTC",
-			DataDir:  "/data/capturebox",
-			LogLevel: "info",
+			Timezone:      "UTC",
+			DataDir:       "/data/capturebox",
+			LogLevel:      "info",
+			LedgerMaxSize: 4 * MiB,
 		},
 		Kaltura: Kaltura{
 			ServiceURL:       "https://www.kaltura.com",

@@ -145,6 +145,7 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 	v.absPath("box.data_dir", b.DataDir, false)
 	b.LogLevel = strings.ToLower(b.LogLevel)
 	v.oneOf("box.log_level", b.LogLevel, "debug", "info", "warn", "error")
+	v.sizeRange("box.ledger_max_size", b.LedgerMaxSize, 256*KiB, GiB)
 
 	// [kaltura]
 	k := &c.Kaltura

@@ -7,6 +7,7 @@
 //	capturebox config show [FILE]            print it with secrets masked
 //	capturebox schedule ...                  print the schedule the box would record
 //	capturebox upload FILE -title ...        upload one recording by hand
+//	capturebox why [EVENT-ID | DATE]         what happened to an event, and why
 //
 // Every command answers -h and --help with its usage and flags.
 package main
@@ -74,6 +75,7 @@ func init() {
 		{"config check", "[-config FILE | FILE]", "check a configuration file: exit 1 and list its problems by key and line", configCheckFlags},
 		{"config show", "[-config FILE | FILE]", "print the effective configuration, secrets masked", configShowFlags},
 		{"schedule", "[-config FILE] [-resource ID] [-ical FILE ...] [-from TIME] [-to TIME] [-json] [-tz ZONE]", "print the schedule the box would record, from Kaltura or from iCal files", scheduleFlags},
+		{"why", "[-config FILE] [EVENT-ID | DATE]", "what happened to an event or to a day's events, and why (the event ledger)", whyFlags},
 		{"upload", "FILE -title TITLE [-template ENTRYID] [-description TEXT] [-wait] [-config FILE]", "upload one recording by hand", uploadFlags},
 	}
 }
