@@ -37,10 +37,10 @@ type boxLedger struct {
 
 	mu      sync.Mutex
 	snap    *syncer.Snapshot
-	status  map[string]string         // occurrence key → last schedule status written
-	occ     map[string]plan.Entry     // occurrence key → last entry seen
-	started map[string]bool           // occurrence keys whose recording opened
-	checked map[string]bool           // occurrence keys whose start was looked at
+	status  map[string]string               // occurrence key → last schedule status written
+	occ     map[string]plan.Entry           // occurrence key → last entry seen
+	started map[string]bool                 // occurrence keys whose recording opened
+	checked map[string]bool                 // occurrence keys whose start was looked at
 	steps   map[string]map[ledger.Step]bool // recording id → steps written
 }
 
