@@ -65,7 +65,7 @@ type Box struct {
 	LogLevel string `toml:"log_level"`
 	// LedgerMaxSize bounds the event ledger (`capturebox why`) in DataDir:
 	// the oldest records are deleted beyond it. Default 4MiB (a year of
-	// four lectures a day takes about 2.3MB).
+	// four lectures a day takes about 3MB).
 	LedgerMaxSize Size `toml:"ledger_max_size"`
 }
 
