@@ -3,6 +3,7 @@ package firmware
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,7 +260,15 @@ func (bl *boxLedger) faultReason() (ledger.Reason, string) {
 
 // noteQueue writes the upload token and the entry of each item once.
 func (bl *boxLedger) noteQueue(now time.Time) {
-	for _, it := range bl.b.queue.Items() {
+	// A queue stopped by a configuration fault (credentials refused) says
+	// it once: an item queued later is written against it here.
+	paused := bl.b.queue.Paused()
+	items := bl.b.queue.Items()
+	for _, it := range items {
+		if paused != nil && it.State != upload.StateReady && bl.once(it.ID, ledger.StepUpload) {
+			reason, step, detail := uploadReason(*paused)
+			bl.add(ledger.Record{Time: now, Rec: it.ID, Step: step, Reason: reason, Detail: detail})
+		}
 		if it.TokenID != "" && bl.once(it.ID, ledger.StepToken) {
 			bl.add(ledger.Record{Time: now, Rec: it.ID, Step: ledger.StepToken, Detail: "token " + it.TokenID})
 		}
@@ -269,8 +278,9 @@ func (bl *boxLedger) noteQueue(now time.Time) {
 	}
 	bl.mu.Lock()
 	for id := range bl.steps {
-		// Done items are forgotten: their READY or unverified step is on disk.
-		if bl.steps[id][ledger.StepReady] || bl.steps[id][ledger.StepUnverified] {
+		// An item the queue forgot (its file deleted after READY) is
+		// forgotten here too: the ledger on disk keeps its steps.
+		if !slices.ContainsFunc(items, func(it upload.ItemStatus) bool { return it.ID == id }) {
 			delete(bl.steps, id)
 		}
 	}
@@ -320,7 +330,7 @@ func (r ledgerRecorder) Start(ctx context.Context, rec controller.Rec) error {
 		bl.add(c)
 	}
 	x := recRecord(rec, ledger.StepOpened)
-	x.Time, x.Detail = now, "part "+strconv.Itoa(rec.Part)+", "+rec.ID
+	x.Time, x.Detail = now, "part "+strconv.Itoa(rec.Part)
 	if rec.AdHoc() {
 		x.Title = rec.Occ.Title + " (started with the button)"
 	}
@@ -418,19 +428,7 @@ func (b *box) ledgerUploadFault(f upload.Fault) {
 	if bl == nil {
 		return
 	}
-	reason, step := ledger.UploadFault, ledger.StepUpload
-	switch {
-	case f.Code == "NO_CATEGORIES":
-		reason = ledger.NoCategories
-	case f.Code == "DELIVERED_NOT_VERIFIED":
-		step, reason = ledger.StepUnverified, ""
-	case strings.HasPrefix(f.Setting, "kaltura.app_token"):
-		reason = ledger.CredentialsRefused
-	}
-	detail := f.Code
-	if f.Setting != "" {
-		detail += ", check " + f.Setting
-	}
+	reason, step, detail := uploadReason(f)
 	ids := []string{f.ItemID}
 	if f.ItemID == "" {
 		ids = nil
@@ -441,8 +439,26 @@ func (b *box) ledgerUploadFault(f upload.Fault) {
 		}
 	}
 	for _, id := range ids {
-		bl.add(ledger.Record{Rec: id, Step: step, Reason: reason, Detail: strings.TrimPrefix(detail, ", ")})
+		bl.add(ledger.Record{Rec: id, Step: step, Reason: reason, Detail: detail})
 	}
+}
+
+// uploadReason is the ledger's step and reason code of an upload fault.
+func uploadReason(f upload.Fault) (ledger.Reason, ledger.Step, string) {
+	reason, step := ledger.UploadFault, ledger.StepUpload
+	switch {
+	case f.Code == "NO_CATEGORIES":
+		step, reason = ledger.StepCategories, ledger.NoCategories
+	case f.Code == "DELIVERED_NOT_VERIFIED":
+		step, reason = ledger.StepUnverified, ""
+	case strings.HasPrefix(f.Setting, "kaltura.app_token"):
+		reason = ledger.CredentialsRefused
+	}
+	detail := f.Code
+	if f.Setting != "" {
+		detail += ", check " + f.Setting
+	}
+	return reason, step, strings.TrimPrefix(detail, ", ")
 }
 
 // ledgerReady writes that a recording's entry is READY.

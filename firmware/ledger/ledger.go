@@ -54,6 +54,7 @@ const (
 	StepReady      Step = "ready"       // the entry is READY
 	StepUnverified Step = "unverified"  // delivered, not verified
 	StepUpload     Step = "upload"      // an upload step was refused
+	StepCategories Step = "categories"  // the entry's categories (from the template)
 )
 
 // Reason is why a step did not happen.

@@ -3,6 +3,7 @@ package ledger
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -22,6 +23,7 @@ var stepWords = map[Step]string{
 	StepReady:      "READY in Kaltura",
 	StepUnverified: "delivered to Kaltura but not verified",
 	StepUpload:     "upload step",
+	StepCategories: "entry published to the template's categories",
 }
 
 // notWords says a step that did not happen.
@@ -39,6 +41,7 @@ var notWords = map[Step]string{
 	StepReady:      "not READY in Kaltura",
 	StepUnverified: "delivered to Kaltura but not verified",
 	StepUpload:     "upload stopped",
+	StepCategories: "uploaded, but the entry reaches no course",
 }
 
 // ReasonWords says a reason code in plain words, with what to do.
@@ -122,6 +125,19 @@ func Explain(w io.Writer, recs []Record, loc *time.Location) error {
 	}
 	for i, key := range order {
 		g := groups[key]
+		// Steps in time order (a first frame is written when the file
+		// closes, with the frame's time); parts named when there are several.
+		slices.SortStableFunc(g.recs, func(a, b Record) int { return a.Time.Compare(b.Time) })
+		many, first := false, ""
+		for _, r := range g.recs {
+			if r.Rec != "" {
+				if first == "" {
+					first = r.Rec
+				} else if r.Rec != first {
+					many = true
+				}
+			}
+		}
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
@@ -132,7 +148,7 @@ func Explain(w io.Writer, recs []Record, loc *time.Location) error {
 				mark = "! "
 			}
 			line := fmt.Sprintf("  %s %s%s", r.Time.In(loc).Format("Mon 2 Jan 15:04:05"), mark, Words(r))
-			if r.Rec != "" && (r.Step == StepOpened || r.Step == StepClosed && r.Reason != "") {
+			if r.Rec != "" && (many || r.Step == StepOpened) {
 				line += " [recording " + r.Rec + "]"
 			}
 			if _, err := fmt.Fprintln(w, line); err != nil {
