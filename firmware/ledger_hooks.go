@@ -124,12 +124,13 @@ func recRecord(r controller.Rec, step ledger.Step) ledger.Record {
 	return rec
 }
 
-// scheduleReason is the reason code of a plan entry that is not recorded.
+// scheduleReason is the reason code of a plan entry that is not recorded,
+// from the plan's own words (the plan alone decides what is recorded).
 func scheduleReason(e plan.Entry) ledger.Reason {
 	switch {
 	case e.Record:
 		return ""
-	case e.Status == schedule.StatusCancelled || strings.Contains(e.Why, "cancel"):
+	case strings.Contains(e.Why, "cancel"):
 		return ledger.Cancelled
 	case strings.Contains(e.Why, "blackout"):
 		return ledger.BlackedOut
@@ -156,8 +157,8 @@ func (bl *boxLedger) noteSchedule(now time.Time) {
 	for _, e := range s.Plan.Entries {
 		seen[e.Key] = true
 		why := scheduleReason(e)
-		if e.Type == schedule.TypeBlackout {
-			continue // a blackout is not an event to record
+		if e.Why == "blackout" {
+			continue // a blackout itself is not an event to record
 		}
 		if old, ok := bl.status[e.Key]; ok && old == string(why) {
 			bl.occ[e.Key] = e

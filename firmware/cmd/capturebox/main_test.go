@@ -42,6 +42,7 @@ func TestHelp(t *testing.T) {
 		"config show":  {"-config"},
 		"schedule":     {"-config", "-ical", "-resource", "-from", "-to", "-json", "-tz"},
 		"upload":       {"-config", "-title", "-template", "-description", "-wait"},
+		"why":          {"-config"},
 	}
 	if len(flags) != len(commands) {
 		t.Fatalf("the test knows %d commands, capturebox has %d", len(flags), len(commands))
