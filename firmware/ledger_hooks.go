@@ -13,6 +13,7 @@ import (
 	"github.com/capturebox/capturebox/capture"
 	"github.com/capturebox/capturebox/firmware/controller"
 	"github.com/capturebox/capturebox/firmware/ledger"
+	"github.com/capturebox/capturebox/firmware/supervisor"
 	"github.com/capturebox/capturebox/hal"
 	"github.com/capturebox/capturebox/sync/plan"
 	"github.com/capturebox/capturebox/sync/schedule"
@@ -102,6 +103,20 @@ func (bl *boxLedger) add(r ledger.Record) {
 	bl.mu.Lock()
 	bl.remember(r)
 	bl.mu.Unlock()
+	bl.b.metrics.note(r)
+}
+
+// healthSubsystems are the ledger's and the metrics server's subsystems,
+// when they are on.
+func (b *box) healthSubsystems() []supervisor.Subsystem {
+	var subs []supervisor.Subsystem
+	if b.ledger != nil {
+		subs = append(subs, supervisor.Subsystem{Name: "ledger", Run: b.ledger.run})
+	}
+	if b.cfg.Box.MetricsAddress != "" {
+		subs = append(subs, supervisor.Subsystem{Name: "metrics", Run: b.metrics.serve})
+	}
+	return subs
 }
 
 func (bl *boxLedger) once(rec string, step ledger.Step) bool {
@@ -464,6 +479,7 @@ func uploadReason(f upload.Fault) (ledger.Reason, ledger.Step, string) {
 
 // ledgerReady writes that a recording's entry is READY.
 func (b *box) ledgerReady(id, entryID string) {
+	b.metrics.ready(id)
 	if b.ledger == nil || !b.ledger.once(id, ledger.StepReady) {
 		return
 	}

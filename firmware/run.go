@@ -100,6 +100,7 @@ type box struct {
 	trust    *clockGate
 	recDir   string
 	ledger   *boxLedger // nil when the ledger cannot be opened
+	metrics  *metrics
 }
 
 func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
@@ -127,6 +128,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 
 	b.trust = &clockGate{sync: dev.TimeSync, log: log}
 	b.openLedger()
+	b.metrics = newMetrics(b)
 	b.button = newConsoleButton(dev.Button)
 
 	fetcher, err := NewFetcher(cfg, client, session, log)
@@ -352,9 +354,7 @@ func (b *box) run(ctx context.Context) error {
 		{Name: "controller", Run: b.loop.Run},
 		{Name: "guard", Run: b.guard.Run},
 	}
-	if b.ledger != nil {
-		subs = append(subs, supervisor.Subsystem{Name: "ledger", Run: b.ledger.run})
-	}
+	subs = append(subs, b.healthSubsystems()...)
 	if recoverPending {
 		subs = append(subs, supervisor.Subsystem{Name: "recover", Run: b.recoverLater})
 	}

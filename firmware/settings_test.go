@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/capturebox/capturebox/firmware/config"
 	"github.com/capturebox/capturebox/hal/haltest"
@@ -61,6 +62,18 @@ func settingsTable(t *testing.T) []setting {
 			return fmt.Sprint(h.Enabled(t.Context(), slog.LevelDebug))
 		}},
 		{key: "box.ledger_max_size", value: `"8MiB"`},
+		// The metrics server is a subsystem of run, not a value newBox holds.
+		{key: "box.metrics_address", value: `"127.0.0.1:9101"`, probe: func(t *testing.T, cfg *config.Config) string {
+			b, err := newBox(cfg, Devices{LED: haltest.NewFakeLED(time.Now), Capture: haltest.NewFakeCamera(haltest.CameraConfig{Width: 32, Height: 32, FPS: 2})}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, s := range b.healthSubsystems() {
+				names = append(names, s.Name)
+			}
+			return strings.Join(names, " ")
+		}},
 		{key: "kaltura.service_url", value: `"https://kaltura.example.edu"`},
 		{key: "kaltura.allow_insecure_http", value: `true`},
 		{key: "kaltura.partner_id", value: `7654321`},

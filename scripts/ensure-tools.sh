@@ -11,6 +11,9 @@
 #   node     Node.js and npm, and the npm packages of the test folders
 #            (the official Kaltura client, ical.js)
 #   bench    curl, GNU time and jq (scripts/bench-upload.sh, scripts/bench-schedule.sh)
+#   promtool promtool (checks the box's Prometheus metrics), extracted from
+#            Debian's prometheus package into .cache/promtool: the package
+#            is downloaded and unpacked, never installed (no server, no service)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -105,6 +108,22 @@ for group in "$@"; do
 	ffmpeg) apt_install ffmpeg ;;
 	ftpd) apt_install_no_services pure-ftpd ;;
 	bench) apt_install curl time jq ;;
+	promtool)
+		dest=.cache/promtool
+		if [ ! -x "$dest/promtool" ]; then
+			echo "ensure-tools: extracting promtool from Debian's prometheus package into $dest" >&2
+			rm -rf "$dest/deb" "$dest/x"
+			mkdir -p "$dest/deb"
+			if ! (cd "$dest/deb" && apt-get download prometheus >&2); then
+				$SUDO apt-get update -qq >&2
+				(cd "$dest/deb" && apt-get download prometheus >&2)
+			fi
+			dpkg -x "$dest"/deb/prometheus_*.deb "$dest/x"
+			mv "$dest/x/usr/bin/promtool" "$dest/promtool"
+			rm -rf "$dest/deb" "$dest/x"
+		fi
+		"$dest/promtool" --version >/dev/null
+		;;
 	node)
 		command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 		while IFS= read -r pkg; do

@@ -67,6 +67,9 @@ type Box struct {
 	// the oldest records are deleted beyond it. Default 4MiB (a year of
 	// four lectures a day takes about 3MB).
 	LedgerMaxSize Size `toml:"ledger_max_size"`
+	// MetricsAddress is the LAN address ("host:port", ":9101") where the
+	// box serves Prometheus metrics at /metrics. Default "": off.
+	MetricsAddress string `toml:"metrics_address"`
 }
 
 // Kaltura is the [kaltura] section: the partner, the app token and the

@@ -146,6 +146,11 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 	b.LogLevel = strings.ToLower(b.LogLevel)
 	v.oneOf("box.log_level", b.LogLevel, "debug", "info", "warn", "error")
 	v.sizeRange("box.ledger_max_size", b.LedgerMaxSize, 256*KiB, GiB)
+	if b.MetricsAddress != "" {
+		if _, port, err := net.SplitHostPort(b.MetricsAddress); err != nil || port == "" {
+			v.add("box.metrics_address", "%q is not host:port (such as \":9101\")", b.MetricsAddress)
+		}
+	}
 
 	// [kaltura]
 	k := &c.Kaltura
