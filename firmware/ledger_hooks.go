@@ -36,6 +36,9 @@ const startGrace = time.Minute
 type boxLedger struct {
 	b *box
 	l *ledger.Ledger
+	// lead is how long before a start the pre-flight runs
+	// (recording.preflight; 0: off).
+	lead time.Duration
 
 	mu      sync.Mutex
 	snap    *syncer.Snapshot
@@ -44,6 +47,8 @@ type boxLedger struct {
 	started map[string]bool                 // occurrence keys whose recording opened
 	checked map[string]bool                 // occurrence keys whose start was looked at
 	steps   map[string]map[ledger.Step]bool // recording id → steps written
+	// preflights: occurrence key → what the last pre-flight found ("": passed).
+	preflights map[string]string
 }
 
 // openLedger opens the ledger in the data folder. A ledger that cannot be
@@ -54,8 +59,8 @@ func (b *box) openLedger() {
 		b.log.Error("event ledger cannot be opened; the box runs without it", "err", err)
 		return
 	}
-	bl := &boxLedger{b: b, l: l, status: map[string]string{}, occ: map[string]plan.Entry{}, started: map[string]bool{},
-		checked: map[string]bool{}, steps: map[string]map[ledger.Step]bool{}}
+	bl := &boxLedger{b: b, l: l, lead: b.cfg.Recording.Preflight, status: map[string]string{}, occ: map[string]plan.Entry{}, started: map[string]bool{},
+		checked: map[string]bool{}, steps: map[string]map[ledger.Step]bool{}, preflights: map[string]string{}}
 	recs, err := l.All()
 	if err != nil {
 		b.log.Warn("event ledger: reading it back", "err", err)
@@ -213,6 +218,7 @@ func (bl *boxLedger) noteSchedule(now time.Time) {
 			delete(bl.status, k)
 			delete(bl.started, k)
 			delete(bl.checked, k)
+			delete(bl.preflights, k)
 		}
 	}
 	bl.mu.Unlock()
@@ -310,6 +316,7 @@ func (bl *boxLedger) run(ctx context.Context) error {
 	for {
 		now := time.Now()
 		bl.noteSchedule(now)
+		bl.preflight(ctx, now)
 		bl.checkStarts(now)
 		bl.noteQueue(now)
 		select {

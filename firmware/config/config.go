@@ -146,6 +146,11 @@ type Recording struct {
 	PrePadding time.Duration `toml:"pre_padding"`
 	// PostPadding ends it this much after DTEND. Default 0.
 	PostPadding time.Duration `toml:"post_padding"`
+	// Preflight is how long before each scheduled start the box checks the
+	// clock, the disk room, the Kaltura session, the schedule's age and the
+	// signal, and shows a fault while there is time to fix it. Default
+	// 10m; 0 turns it off.
+	Preflight time.Duration `toml:"preflight"`
 	// AdhocMax stops an ad-hoc recording after this long. Default 2h.
 	AdhocMax time.Duration `toml:"adhoc_max"`
 	// MinLength is the shortest recording Kaltura can process. Default 10s.
@@ -235,6 +240,7 @@ func Default() *Config {
 		},
 		Recording: Recording{
 			AdhocMax:    2 * time.Hour,
+			Preflight:   10 * time.Minute,
 			MinLength:   10 * time.Second,
 			ShortPolicy: ShortKeepLocal,
 			Dir:         "/data/capturebox/recordings",
