@@ -47,7 +47,8 @@ type boxLedger struct {
 	started map[string]bool                 // occurrence keys whose recording opened
 	checked map[string]bool                 // occurrence keys whose start was looked at
 	steps   map[string]map[ledger.Step]bool // recording id → steps written
-	// preflights: occurrence key → what the last pre-flight found ("": passed).
+	// preflights: occurrence key → the checks the last pre-flight found
+	// failing ("": passed).
 	preflights map[string]string
 }
 

@@ -46,7 +46,7 @@ var preflightChecks = []preflightCheck{
 		case err != nil:
 			return "the disk cannot be read: " + err.Error()
 		case !ok:
-			return fmt.Sprintf("no room on the disk for %s of recording: %d MiB short (upload.min_free_space, free space)", clock(d), (short+(1<<20)-1)>>20)
+			return fmt.Sprintf("no room on the disk for %s of recording: %d MB short (free space, upload.min_free_space)", clock(d), (short+999_999)/1_000_000)
 		}
 		return ""
 	}},
@@ -63,8 +63,12 @@ var preflightChecks = []preflightCheck{
 	}},
 	{"schedule", func(_ context.Context, b *box, _ plan.Entry, now time.Time) string {
 		st := b.syncer.Status()
-		if st.LastSuccess.IsZero() || now.Sub(st.LastSuccess) > b.staleAfter() {
-			return "the schedule is not fresh: last good sync " + b.when(st.LastSuccess) + "; check the network and Kaltura"
+		last := st.LastSuccess // this run's last good sync, or the cached schedule's
+		if st.FetchedAt.After(last) {
+			last = st.FetchedAt
+		}
+		if last.IsZero() || now.Sub(last) > b.staleAfter() {
+			return "the schedule is not fresh: last good sync " + b.when(last) + "; check the network and Kaltura"
 		}
 		return ""
 	}},
@@ -91,10 +95,11 @@ func (bl *boxLedger) preflight(ctx context.Context, now time.Time) {
 		if !e.Record || now.Before(start.Add(-lead)) || !now.Before(start) {
 			continue
 		}
-		var problems []string
+		var problems, names []string
 		for _, c := range preflightChecks {
 			if p := c.run(ctx, b, e, now); p != "" {
 				problems = append(problems, p)
+				names = append(names, c.name)
 			}
 		}
 		r := occRecord(e.Occurrence, ledger.StepPreflight)
@@ -105,10 +110,12 @@ func (bl *boxLedger) preflight(ctx context.Context, now time.Time) {
 			b.log.Error("pre-flight check failed", "event", e.Key, "title", e.Title, "start", start, "fix", r.Detail)
 		}
 		bl.mu.Lock()
+		// Written when what fails changes (the words hold times that do).
+		which := strings.Join(names, " ")
 		last, seen := bl.preflights[e.Key]
-		bl.preflights[e.Key] = r.Detail
+		bl.preflights[e.Key] = which
 		bl.mu.Unlock()
-		if !seen || last != r.Detail {
+		if !seen || last != which {
 			bl.add(r)
 		}
 	}

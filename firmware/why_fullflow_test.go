@@ -33,6 +33,8 @@ type whyWorld struct {
 	clock  *haltest.FakeTimeSync
 	button *haltest.FakeButton
 	port   *haltest.FakeConsole // nil: no console
+	led    *haltest.FakeLED
+	screen *haltest.FakeDisplay
 	tr     *handlerTransport
 	log    *slog.Logger
 	cancel context.CancelFunc
@@ -50,7 +52,9 @@ func newWhyWorld(t *testing.T, dir string) *whyWorld {
 	w := &whyWorld{world: newWorld(t, dir, slog.New(slog.NewTextHandler(io.Discard, nil))), t: t, t0: time.Now(), log: log,
 		cam:    haltest.NewFakeCamera(haltest.CameraConfig{Width: 32, Height: 32, FPS: 2, KeyInterval: 4}),
 		clock:  haltest.NewFakeTimeSync(true),
-		button: haltest.NewFakeButton(time.Now)}
+		button: haltest.NewFakeButton(time.Now),
+		led:    haltest.NewFakeLED(time.Now),
+		screen: haltest.NewFakeDisplay(16, 2, time.Now)}
 	w.tr = &handlerTransport{h: w.sim}
 	t.Cleanup(func() { w.sim.Close() })
 	return w
@@ -76,7 +80,7 @@ func (w *whyWorld) lecture(title string, from, to time.Duration, edit func(*sims
 func (w *whyWorld) start() {
 	ctx, cancel := context.WithCancel(w.t.Context())
 	w.cancel, w.done = cancel, make(chan error, 1)
-	dev := firmware.Devices{LED: haltest.NewFakeLED(time.Now), Button: w.button, Capture: w.cam, TimeSync: w.clock}
+	dev := firmware.Devices{LED: w.led, Display: w.screen, Button: w.button, Capture: w.cam, TimeSync: w.clock}
 	if w.port != nil {
 		dev.Console = w.port
 	}
@@ -136,7 +140,7 @@ func TestWhyRecordedAndReady(t *testing.T) {
 		w.until(3 * time.Hour)
 		w.stop()
 		got := w.why(id(ev))
-		order := []string{"seen in the schedule", "clock trusted at the start", "recording started", "first picture recorded",
+		order := []string{"seen in the schedule", "pre-flight checks passed", "clock trusted at the start", "recording started", "first picture recorded",
 			"recording closed and saved", "queued for upload", "upload started (upload token)", "Kaltura entry created", "READY in Kaltura"}
 		at := 0
 		for _, s := range order {

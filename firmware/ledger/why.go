@@ -58,7 +58,7 @@ var ReasonWords = map[Reason]string{
 	CredentialsRefused: "Kaltura refused the box's credentials: check kaltura.app_token_id and kaltura.app_token",
 	NoCategories:       "the event's template entry has no categories: the entry is in no channel or course",
 	StoppedEarly:       "stopped early with the button",
-	PreflightFailed:    "a pre-flight check failed",
+	PreflightFailed:    "", // the record's detail says what to fix
 	UploadFault:        "the upload was refused",
 	StartFailed:        "the recording could not start",
 }
@@ -76,9 +76,12 @@ func Words(r Record) string {
 		if s == "" {
 			s = string(r.Step)
 		}
-		why := ReasonWords[r.Reason]
-		if why == "" {
+		why, known := ReasonWords[r.Reason]
+		if !known {
 			why = strings.ReplaceAll(string(r.Reason), "_", " ")
+		}
+		if why == "" && r.Detail != "" {
+			return s + ": " + r.Detail
 		}
 		s += ": " + why
 	}
@@ -156,7 +159,11 @@ func Explain(w io.Writer, recs []Record, loc *time.Location) error {
 			}
 		}
 		if last := g.recs[len(g.recs)-1]; last.Reason != "" {
-			fmt.Fprintf(w, "  why: %s\n", ReasonWords[last.Reason])
+			why := ReasonWords[last.Reason]
+			if why == "" {
+				why = last.Detail
+			}
+			fmt.Fprintf(w, "  why: %s\n", why)
 		}
 	}
 	return nil
