@@ -50,6 +50,7 @@ type boxLedger struct {
 	// preflights: occurrence key → the checks the last pre-flight found
 	// failing ("": passed).
 	preflights map[string]string
+	failed     map[string]string // see changed
 }
 
 // openLedger opens the ledger in the data folder. A ledger that cannot be
@@ -124,6 +125,25 @@ func (b *box) healthSubsystems() []supervisor.Subsystem {
 	}
 	return subs
 }
+
+// changed reports whether v differs from what was last noted under key,
+// and notes it (failure reasons of retried steps; bounded: a key is
+// dropped when its event is forgotten or after failedMax keys).
+func (bl *boxLedger) changed(key, v string) bool {
+	bl.mu.Lock()
+	defer bl.mu.Unlock()
+	if bl.failed == nil || len(bl.failed) > failedMax {
+		bl.failed = map[string]string{}
+	}
+	if old, ok := bl.failed[key]; ok && old == v {
+		return false
+	}
+	bl.failed[key] = v
+	return true
+}
+
+// failedMax bounds the failure reasons remembered for changed.
+const failedMax = 1000
 
 func (bl *boxLedger) once(rec string, step ledger.Step) bool {
 	bl.mu.Lock()
@@ -343,9 +363,13 @@ func (r ledgerRecorder) Start(ctx context.Context, rec controller.Rec) error {
 	}
 	now := time.Now()
 	if err != nil {
+		// The controller retries a failed start: each reason is written
+		// once per event, not at every retry.
 		x := recRecord(rec, ledger.StepOpened)
 		x.Time, x.Reason, x.Detail = now, startReason(err), err.Error()
-		bl.add(x)
+		if bl.changed("start "+rec.Occ.Key, string(x.Reason)) {
+			bl.add(x)
+		}
 		return err
 	}
 	if !rec.AdHoc() {
@@ -382,14 +406,16 @@ func (r ledgerRecorder) Finish(ctx context.Context, rec controller.Rec, publish 
 	}
 	now := time.Now()
 	if err != nil {
+		// A failed stop stays pending and is retried: written once per
+		// recording and reason.
 		x := recRecord(rec, ledger.StepClosed)
 		x.Time, x.Reason, x.Detail = now, startReason(err), err.Error()
 		if x.Reason == ledger.StartFailed {
-			x.Reason = ""
-			x.Step = ledger.StepQueued
-			x.Reason = ledger.UploadFault
+			x.Reason = ledger.FinishFailed
 		}
-		bl.add(x)
+		if bl.changed("finish "+rec.ID, string(x.Reason)) {
+			bl.add(x)
+		}
 		return err
 	}
 	sc, serr := capture.ReadSidecar(r.b.recDir, rec.ID)

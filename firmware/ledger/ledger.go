@@ -77,6 +77,7 @@ const (
 	PreflightFailed    Reason = "preflight_failed"
 	UploadFault        Reason = "upload_fault"
 	StartFailed        Reason = "start_failed"
+	FinishFailed       Reason = "finish_failed"
 )
 
 // Record is one line of the ledger. Event, Ref, Title and Start describe

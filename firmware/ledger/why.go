@@ -61,6 +61,7 @@ var ReasonWords = map[Reason]string{
 	PreflightFailed:    "", // the record's detail says what to fix
 	UploadFault:        "the upload was refused",
 	StartFailed:        "the recording could not start",
+	FinishFailed:       "the recording could not be closed or queued; the box tries again",
 }
 
 // Words says r's step and outcome in plain words, without its time.
