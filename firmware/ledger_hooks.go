@@ -39,6 +39,9 @@ type boxLedger struct {
 	// lead is how long before a start the pre-flight runs
 	// (recording.preflight; 0: off).
 	lead time.Duration
+	// maxAge is sync.max_age; since is when the box started.
+	maxAge time.Duration
+	since  time.Time
 
 	mu      sync.Mutex
 	snap    *syncer.Snapshot
@@ -61,7 +64,7 @@ func (b *box) openLedger() {
 		b.log.Error("event ledger cannot be opened; the box runs without it", "err", err)
 		return
 	}
-	bl := &boxLedger{b: b, l: l, lead: b.cfg.Recording.Preflight, status: map[string]string{}, occ: map[string]plan.Entry{}, started: map[string]bool{},
+	bl := &boxLedger{b: b, l: l, lead: b.cfg.Recording.Preflight, maxAge: b.cfg.Sync.MaxAge, since: time.Now(), status: map[string]string{}, occ: map[string]plan.Entry{}, started: map[string]bool{},
 		checked: map[string]bool{}, steps: map[string]map[ledger.Step]bool{}, preflights: map[string]string{}}
 	recs, err := l.All()
 	if err != nil {
@@ -337,6 +340,7 @@ func (bl *boxLedger) run(ctx context.Context) error {
 	for {
 		now := time.Now()
 		bl.noteSchedule(now)
+		bl.scheduleAge(now)
 		bl.preflight(ctx, now)
 		bl.checkStarts(now)
 		bl.noteQueue(now)

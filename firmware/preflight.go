@@ -21,6 +21,35 @@ import (
 // it clears once the checks pass or the event starts. Each outcome is in
 // the ledger.
 
+// lastGoodSync is when the box last had a good schedule: this run's last
+// good sync, or the fetch of the schedule it loaded from its cache.
+func (b *box) lastGoodSync() time.Time {
+	st := b.syncer.Status()
+	last := st.LastSuccess
+	if st.FetchedAt.After(last) {
+		last = st.FetchedAt
+	}
+	return last
+}
+
+// scheduleAge shows the "schedule" fault while the last good sync is
+// older than sync.max_age (bl.maxAge; 0: never).
+func (bl *boxLedger) scheduleAge(now time.Time) {
+	b := bl.b
+	if bl.maxAge <= 0 {
+		return
+	}
+	last := b.lastGoodSync()
+	if last.IsZero() {
+		last = bl.since // no schedule yet: counted from the box's start
+	}
+	if now.Sub(last) > bl.maxAge {
+		b.faults.set("schedule", "SCHEDULE OLD")
+		return
+	}
+	b.faults.clear("schedule")
+}
+
 // staleAfter is how old the last good sync may be at a pre-flight.
 func (b *box) staleAfter() time.Duration {
 	return max(10*b.cfg.Sync.Interval, 30*time.Minute)
@@ -62,11 +91,7 @@ var preflightChecks = []preflightCheck{
 		return ""
 	}},
 	{"schedule", func(_ context.Context, b *box, _ plan.Entry, now time.Time) string {
-		st := b.syncer.Status()
-		last := st.LastSuccess // this run's last good sync, or the cached schedule's
-		if st.FetchedAt.After(last) {
-			last = st.FetchedAt
-		}
+		last := b.lastGoodSync()
 		if last.IsZero() || now.Sub(last) > b.staleAfter() {
 			return "the schedule is not fresh: last good sync " + b.when(last) + "; check the network and Kaltura"
 		}

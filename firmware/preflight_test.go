@@ -123,3 +123,34 @@ func TestPreflightPasses(t *testing.T) {
 		}
 	})
 }
+
+// sync.max_age: while the network is down the box records from its last
+// good schedule, and once that is older than the limit the LED and the
+// display warn; a good sync clears the warning.
+func TestScheduleOldWarning(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		w.cfg.Sync.MaxAge = time.Hour
+		w.start()
+		defer w.stop()
+		w.until(time.Minute)
+		w.tr.down.Store(true) // the last good sync is at +0
+		w.until(55 * time.Minute)
+		if got := w.led.Pattern(); got != hal.Off {
+			t.Errorf("LED %v with a schedule 55 minutes old (limit 1h), want off", got)
+		}
+		w.until(62 * time.Minute)
+		if got := w.led.Pattern(); got != hal.FastBlink {
+			t.Errorf("LED %v with a schedule over an hour old, want fast blink", got)
+		}
+		if got := w.screen.Lines(); got[1] != "! SCHEDULE OLD  " {
+			t.Errorf("display %q with a schedule over an hour old", got)
+		}
+		w.tr.down.Store(false)
+		w.until(75 * time.Minute)
+		if got := w.led.Pattern(); got != hal.Off {
+			t.Errorf("LED %v after a good sync, want off", got)
+		}
+	})
+}

@@ -62,6 +62,7 @@ func settingsTable(t *testing.T) []setting {
 			return fmt.Sprint(h.Enabled(t.Context(), slog.LevelDebug))
 		}},
 		{key: "box.ledger_max_size", value: `"8MiB"`},
+		{key: "sync.max_age", value: `"1h"`},
 		// The pre-flight runs in the ledger's subsystem: the probe runs one.
 		{key: "recording.preflight", value: `"0s"`},
 		// The metrics server is a subsystem of run, not a value newBox holds.

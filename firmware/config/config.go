@@ -122,6 +122,9 @@ type Sync struct {
 	Jitter time.Duration `toml:"jitter"`
 	// Window is the look-ahead. Default 14d.
 	Window time.Duration `toml:"window"`
+	// MaxAge: when the last good sync is older, the box shows a
+	// "SCHEDULE OLD" fault (LED, display, console). Default 6h; 0: never.
+	MaxAge time.Duration `toml:"max_age"`
 	// RecordOnly selects KalturaRecordScheduleEventFilter (true) or the plain
 	// KalturaScheduleEventFilter that also returns blackouts (false).
 	// Default true.
@@ -232,6 +235,7 @@ func Default() *Config {
 		Sync: Sync{
 			Transport:       "https",
 			Interval:        2 * time.Minute,
+			MaxAge:          6 * time.Hour,
 			Jitter:          30 * time.Second,
 			Window:          14 * Day,
 			RecordOnly:      true,

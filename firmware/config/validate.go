@@ -197,6 +197,9 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 		v.add("sync.jitter", "%s is out of range: must be from 0s to sync.interval (%s)", FormatDuration(s.Jitter), FormatDuration(s.Interval))
 	}
 	v.durationRange("sync.window", s.Window, time.Hour, 366*Day)
+	if s.MaxAge != 0 {
+		v.durationRange("sync.max_age", s.MaxAge, 10*time.Minute, 30*Day)
+	}
 	if s.PageSize < 1 || s.PageSize > 500 {
 		v.add("sync.page_size", "%d is out of range: must be from 1 to 500 (the server clamps larger pages to 500)", s.PageSize)
 	}
