@@ -65,15 +65,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	b := m.b
 	now := time.Now()
 	faults := b.faults.list()
-	state := "idle"
-	switch {
-	case len(faults) > 0:
-		state = "fault"
-	case len(b.recorder.Recordings()) > 0:
-		state = "recording"
-	case !b.trust.Trusted():
-		state = "waiting_clock"
-	}
+	state := b.stateName()
 	for _, s := range boxStates {
 		v := 0.0
 		if s == state {
@@ -145,7 +137,7 @@ func (m *metrics) Handler() http.Handler {
 }
 
 // serve is the metrics subsystem: an HTTP server on box.metrics_address
-// with /metrics alone, until ctx ends.
+// with /metrics and the read-only status page at /, until ctx ends.
 func (m *metrics) serve(ctx context.Context) error {
 	ln, err := net.Listen("tcp", m.b.cfg.Box.MetricsAddress)
 	if err != nil {
@@ -158,6 +150,7 @@ func (m *metrics) serve(ctx context.Context) error {
 func (m *metrics) serveOn(ctx context.Context, ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
+	mux.HandleFunc("GET /{$}", m.b.serveStatus)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -126,6 +126,14 @@ func TestMetricsServe(t *testing.T) {
 	if !strings.Contains(string(body), "capturebox_state") {
 		t.Errorf("/metrics: %d %s", resp.StatusCode, body)
 	}
+	if resp, err = http.Get("http://" + ln.Addr().String() + "/"); err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `id="state"`) {
+		t.Errorf("/: %d %s", resp.StatusCode, body)
+	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("serve returned %v", err)
