@@ -68,7 +68,8 @@ type Box struct {
 	// four lectures a day takes about 3MB).
 	LedgerMaxSize Size `toml:"ledger_max_size"`
 	// MetricsAddress is the LAN address ("host:port", ":9101") where the
-	// box serves Prometheus metrics at /metrics. Default "": off.
+	// box serves Prometheus metrics at /metrics and the read-only status
+	// page at /. Default "": off.
 	MetricsAddress string `toml:"metrics_address"`
 }
 
