@@ -20,6 +20,7 @@ ARM_PKGS  = $(shell $(GO) list ./... | grep -v /tools/)
 export CAPTUREBOX_REQUIRE_NODE    ?= 1
 export CAPTUREBOX_REQUIRE_FFPROBE ?= 1
 export CAPTUREBOX_REQUIRE_FTPD    ?= 1
+export CAPTUREBOX_REQUIRE_PROMTOOL ?= 1
 
 .PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools bench-upload bench-schedule test-vm-board test-image
 
@@ -52,7 +53,7 @@ test: test-fmt test-vet test-race test-nocgo test-qemu build-arm test-vm-board t
 	@echo "make test: all checks passed"
 
 tools:
-	@$(ENSURE) node ffmpeg ftpd
+	@$(ENSURE) node ffmpeg ftpd promtool
 
 test-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

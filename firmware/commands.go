@@ -33,6 +33,7 @@ func (b *box) commands() []console.Command {
 		{Name: "time", Help: "the clock, whether it is trusted, NTP", Run: b.cmdTime},
 		{Name: "log", Args: "[N]", Help: "the last N log lines (default 20)", Run: b.cmdLog},
 		{Name: "test", Args: "led|button|display|capture", Help: "hardware self-tests", Run: b.cmdTest, Changes: true},
+		b.whyCommand(),
 		{Name: "version", Help: "firmware version", Run: b.cmdVersion},
 		{Name: "reboot", Help: "restart the box (running recordings are closed and queued first)", Run: b.cmdReboot, Changes: true},
 	}

@@ -114,6 +114,8 @@ type box struct {
 	// roomFor is the recording that started without room for the whole
 	// lecture (the "room" fault is its), "" when none.
 	roomFor string
+	ledger  *boxLedger // nil when the ledger cannot be opened
+	metrics *metrics
 }
 
 func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
@@ -140,6 +142,8 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.session = session
 
 	b.trust = &clockGate{sync: dev.TimeSync, log: log}
+	b.openLedger()
+	b.metrics = newMetrics(b)
 	b.button = newConsoleButton(dev.Button)
 
 	fetcher, err := NewFetcher(cfg, client, session, log)
@@ -226,7 +230,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		LED:      dev.LED,
 		Display:  dev.Display,
 		Button:   b.button,
-		Recorder: (*boxRecorder)(b),
+		Recorder: ledgerRecorder{inner: (*boxRecorder)(b), b: b},
 		Store:    waitingStore{b: b, inner: &controller.FileStore{Path: b.path("controller.json")}},
 		Facts:    b,
 		Changed:  b.faults.changed,
@@ -356,6 +360,7 @@ func (b *box) run(ctx context.Context) error {
 	}
 	for _, r := range b.loop.Recovered() {
 		b.log.Info("recording was running at the last stop; its file is recovered", "id", r.ID, "title", r.Occ.Title)
+		b.ledgerRecovered(r)
 	}
 	recoverPending := b.recover(false) != nil
 	if err := b.syncer.LoadCache(); err != nil {
@@ -373,6 +378,7 @@ func (b *box) run(ctx context.Context) error {
 		{Name: "controller", Run: b.loop.Run},
 		{Name: "guard", Run: b.guard.Run},
 	}
+	subs = append(subs, b.healthSubsystems()...)
 	if recoverPending {
 		subs = append(subs, supervisor.Subsystem{Name: "recover", Run: b.recoverLater})
 	}
@@ -562,6 +568,7 @@ func (b *box) onGuardShort(short int64) {
 }
 
 func (b *box) onUploadFault(f upload.Fault) {
+	b.ledgerUploadFault(f)
 	if f.Severity == upload.SeverityNotice {
 		// For the console and the log, never the LED (a template without
 		// categories, a recording delivered but not verified).
@@ -597,6 +604,7 @@ func (b *box) refreshUploadFault() {
 
 func (b *box) onReady(id, entryID string) {
 	b.log.Info("recording is in Kaltura", "id", id, "entry", entryID)
+	b.ledgerReady(id, entryID)
 	go b.refreshUploadFault() // not from inside the queue's callback
 	if b.opts.OnUploaded != nil {
 		b.opts.OnUploaded(id, entryID)

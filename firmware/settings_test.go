@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/capturebox/capturebox/firmware/config"
 	"github.com/capturebox/capturebox/firmware/config/configtest"
@@ -59,6 +60,22 @@ func settingsTable(t *testing.T) []setting {
 		{key: "box.log_level", value: `"debug"`, probe: func(t *testing.T, cfg *config.Config) string {
 			h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.Box.SlogLevel()})
 			return fmt.Sprint(h.Enabled(t.Context(), slog.LevelDebug))
+		}},
+		{key: "box.ledger_max_size", value: `"8MiB"`},
+		{key: "sync.max_age", value: `"1h"`},
+		// The pre-flight runs in the ledger's subsystem: the probe runs one.
+		{key: "recording.preflight", value: `"0s"`},
+		// The metrics server is a subsystem of run, not a value newBox holds.
+		{key: "box.metrics_address", value: `"127.0.0.1:9101"`, probe: func(t *testing.T, cfg *config.Config) string {
+			b, err := newBox(cfg, Devices{LED: haltest.NewFakeLED(time.Now), Capture: haltest.NewFakeCamera(haltest.CameraConfig{Width: 32, Height: 32, FPS: 2})}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, s := range b.healthSubsystems() {
+				names = append(names, s.Name)
+			}
+			return strings.Join(names, " ")
 		}},
 		{key: "kaltura.service_url", value: `"https://kaltura.example.edu"`},
 		{key: "kaltura.allow_insecure_http", value: `true`},

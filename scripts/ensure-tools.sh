@@ -16,6 +16,9 @@
 #   vmlab    qemu-system-arm, busybox-static, cpio, and Debian's arm64/armhf
 #            kernels and busybox in .cache/vmlab/ (scripts/vmlab/fetch.sh;
 #            tools/vmlab boots them)
+#   promtool promtool (checks the box's Prometheus metrics), extracted from
+#            Debian's prometheus package into .cache/promtool: the package
+#            is downloaded and unpacked, never installed (no server, no service)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -114,6 +117,21 @@ for group in "$@"; do
 	vmlab)
 		apt_install qemu-system-arm busybox-static cpio
 		scripts/vmlab/fetch.sh
+	promtool)
+		dest=.cache/promtool
+		if [ ! -x "$dest/promtool" ]; then
+			echo "ensure-tools: extracting promtool from Debian's prometheus package into $dest" >&2
+			rm -rf "$dest/deb" "$dest/x"
+			mkdir -p "$dest/deb"
+			if ! (cd "$dest/deb" && apt-get download prometheus >&2); then
+				$SUDO apt-get update -qq >&2
+				(cd "$dest/deb" && apt-get download prometheus >&2)
+			fi
+			dpkg -x "$dest"/deb/prometheus_*.deb "$dest/x"
+			mv "$dest/x/usr/bin/promtool" "$dest/promtool"
+			rm -rf "$dest/deb" "$dest/x"
+		fi
+		"$dest/promtool" --version >/dev/null
 		;;
 	node)
 		command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm

@@ -65,6 +65,14 @@ type Box struct {
 	DataDir string `toml:"data_dir"`
 	// LogLevel is debug, info, warn or error. Default "info".
 	LogLevel string `toml:"log_level"`
+	// LedgerMaxSize bounds the event ledger (`capturebox why`) in DataDir:
+	// the oldest records are deleted beyond it. Default 4MiB (a year of
+	// four lectures a day takes about 3MB).
+	LedgerMaxSize Size `toml:"ledger_max_size"`
+	// MetricsAddress is the LAN address ("host:port", ":9101") where the
+	// box serves Prometheus metrics at /metrics and the read-only status
+	// page at /. Default "": off.
+	MetricsAddress string `toml:"metrics_address"`
 }
 
 // Kaltura is the [kaltura] section: the partner, the app token and the
@@ -117,6 +125,9 @@ type Sync struct {
 	Jitter time.Duration `toml:"jitter"`
 	// Window is the look-ahead. Default 14d.
 	Window time.Duration `toml:"window"`
+	// MaxAge: when the last good sync is older, the box shows a
+	// "SCHEDULE OLD" fault (LED, display, console). Default 6h; 0: never.
+	MaxAge time.Duration `toml:"max_age"`
 	// RecordOnly selects KalturaRecordScheduleEventFilter (true) or the plain
 	// KalturaScheduleEventFilter that also returns blackouts (false).
 	// Default true.
@@ -143,6 +154,11 @@ type Recording struct {
 	PrePadding time.Duration `toml:"pre_padding"`
 	// PostPadding ends it this much after DTEND. Default 0.
 	PostPadding time.Duration `toml:"post_padding"`
+	// Preflight is how long before each scheduled start the box checks the
+	// clock, the disk room, the Kaltura session, the schedule's age and the
+	// signal, and shows a fault while there is time to fix it. Default
+	// 10m; 0 turns it off.
+	Preflight time.Duration `toml:"preflight"`
 	// AdhocMax stops an ad-hoc recording after this long. Default 2h.
 	AdhocMax time.Duration `toml:"adhoc_max"`
 	// MinLength is the shortest recording Kaltura can process. Default 10s.
@@ -225,9 +241,10 @@ type Hardware struct {
 func Default() *Config {
 	return &Config{
 		Box: Box{
-			Timezone: "UTC",
-			DataDir:  "/data/capturebox",
-			LogLevel: "info",
+			Timezone:      "UTC",
+			DataDir:       "/data/capturebox",
+			LogLevel:      "info",
+			LedgerMaxSize: 4 * MiB,
 		},
 		Kaltura: Kaltura{
 			ServiceURL:       "https://www.kaltura.com",
@@ -237,6 +254,7 @@ func Default() *Config {
 		Sync: Sync{
 			Transport:       "https",
 			Interval:        2 * time.Minute,
+			MaxAge:          6 * time.Hour,
 			Jitter:          30 * time.Second,
 			Window:          14 * Day,
 			RecordOnly:      true,
@@ -245,6 +263,7 @@ func Default() *Config {
 		},
 		Recording: Recording{
 			AdhocMax:    2 * time.Hour,
+			Preflight:   10 * time.Minute,
 			MinLength:   10 * time.Second,
 			ShortPolicy: ShortKeepLocal,
 			Dir:         "/data/capturebox/recordings",

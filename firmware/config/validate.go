@@ -145,6 +145,12 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 	v.absPath("box.data_dir", b.DataDir, false)
 	b.LogLevel = strings.ToLower(b.LogLevel)
 	v.oneOf("box.log_level", b.LogLevel, "debug", "info", "warn", "error")
+	v.sizeRange("box.ledger_max_size", b.LedgerMaxSize, 256*KiB, GiB)
+	if b.MetricsAddress != "" {
+		if _, port, err := net.SplitHostPort(b.MetricsAddress); err != nil || port == "" {
+			v.add("box.metrics_address", "%q is not host:port (such as \":9101\")", b.MetricsAddress)
+		}
+	}
 
 	// [kaltura]
 	k := &c.Kaltura
@@ -191,6 +197,9 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 		v.add("sync.jitter", "%s is out of range: must be from 0s to sync.interval (%s)", FormatDuration(s.Jitter), FormatDuration(s.Interval))
 	}
 	v.durationRange("sync.window", s.Window, time.Hour, 366*Day)
+	if s.MaxAge != 0 {
+		v.durationRange("sync.max_age", s.MaxAge, 10*time.Minute, 30*Day)
+	}
 	if s.PageSize < 1 || s.PageSize > 500 {
 		v.add("sync.page_size", "%d is out of range: must be from 1 to 500 (the server clamps larger pages to 500)", s.PageSize)
 	}
@@ -217,6 +226,7 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 	r := &c.Recording
 	v.durationRange("recording.pre_padding", r.PrePadding, 0, 30*time.Minute)
 	v.durationRange("recording.post_padding", r.PostPadding, 0, 30*time.Minute)
+	v.durationRange("recording.preflight", r.Preflight, 0, 2*time.Hour)
 	v.durationRange("recording.adhoc_max", r.AdhocMax, time.Minute, Day)
 	v.durationRange("recording.min_length", r.MinLength, 0, 10*time.Minute)
 	v.oneOf("recording.short_policy", r.ShortPolicy, ShortKeepLocal, ShortUploadTagged)

@@ -9,6 +9,7 @@
 //	capturebox upload FILE -title ...        upload one recording by hand
 //	capturebox board probe                   what the board finds, in words
 //	capturebox board selftest                the hal checks on the real devices
+//	capturebox why [EVENT-ID | DATE]         what happened to an event, and why
 //
 // Every command answers -h and --help with its usage and flags.
 package main
@@ -76,6 +77,7 @@ func init() {
 		{"config check", "[-config FILE | FILE]", "check a configuration file: exit 1 and list its problems by key and line", configCheckFlags},
 		{"config show", "[-config FILE | FILE]", "print the effective configuration, secrets masked", configShowFlags},
 		{"schedule", "[-config FILE] [-resource ID] [-ical FILE ...] [-from TIME] [-to TIME] [-json] [-tz ZONE]", "print the schedule the box would record, from Kaltura or from iCal files", scheduleFlags},
+		{"why", "[-config FILE] [EVENT-ID | DATE]", "what happened to an event or to a day's events, and why (the event ledger)", whyFlags},
 		{"upload", "FILE -title TITLE [-template ENTRYID] [-description TEXT] [-wait] [-config FILE]", "upload one recording by hand", uploadFlags},
 		{"board probe", "[-config FILE]", "say what the board finds: model, GPIO pins and their state (flashes the LED), display and console ports", boardProbeFlags},
 		{"board selftest", "[-config FILE] [-jig PIN] [-loopback DEVICE] [-only CHECKS]", "run the hal conformance checks on the board's own devices (bench test)", boardSelftestFlags},

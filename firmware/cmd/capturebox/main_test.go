@@ -44,6 +44,7 @@ func TestHelp(t *testing.T) {
 		"upload":         {"-config", "-title", "-template", "-description", "-wait"},
 		"board probe":    {"-config"},
 		"board selftest": {"-config", "-jig", "-loopback", "-only"},
+		"why":            {"-config"},
 	}
 	if len(flags) != len(commands) {
 		t.Fatalf("the test knows %d commands, capturebox has %d", len(flags), len(commands))

@@ -1,0 +1,381 @@
+package firmware_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/capturebox/capturebox/firmware"
+	"github.com/capturebox/capturebox/firmware/ledger"
+	"github.com/capturebox/capturebox/hal/haltest"
+	"github.com/capturebox/capturebox/tools/kalturasim"
+	simsched "github.com/capturebox/capturebox/tools/kalturasim/schedule"
+)
+
+// whyWorld is a box on HAL fakes against the Kaltura simulator, for the
+// ledger's full-flow tests: each makes one failure happen and checks that
+// `why` names it.
+type whyWorld struct {
+	*world
+	t      *testing.T
+	t0     time.Time
+	cam    *haltest.FakeCamera
+	clock  *haltest.FakeTimeSync
+	button *haltest.FakeButton
+	port   *haltest.FakeConsole // nil: no console
+	led    *haltest.FakeLED
+	screen *haltest.FakeDisplay
+	tr     *handlerTransport
+	log    *slog.Logger
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func newWhyWorld(t *testing.T, dir string) *whyWorld {
+	var log *slog.Logger
+	if f, err := os.Create(filepath.Join(dir, "box.log")); err == nil {
+		t.Cleanup(func() { f.Close() })
+		log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	} else {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	w := &whyWorld{world: newWorld(t, dir, slog.New(slog.NewTextHandler(io.Discard, nil))), t: t, t0: time.Now(), log: log,
+		cam:    haltest.NewFakeCamera(haltest.CameraConfig{Width: 32, Height: 32, FPS: 2, KeyInterval: 4}),
+		clock:  haltest.NewFakeTimeSync(true),
+		button: haltest.NewFakeButton(time.Now),
+		led:    haltest.NewFakeLED(time.Now),
+		screen: haltest.NewFakeDisplay(16, 2, time.Now)}
+	w.tr = &handlerTransport{h: w.sim}
+	t.Cleanup(func() { w.sim.Close() })
+	return w
+}
+
+func (w *whyWorld) at(d time.Duration) time.Time { return w.t0.Add(d) }
+
+// lecture adds a single recording event on the box's room.
+func (w *whyWorld) lecture(title string, from, to time.Duration, edit func(*simsched.Event)) simsched.Event {
+	w.t.Helper()
+	e := simsched.Event{Summary: title, ResourceIDs: []int64{w.room.ID}, TemplateEntryID: w.tpl.ID,
+		StartDate: w.at(from).Unix(), EndDate: w.at(to).Unix()}
+	if edit != nil {
+		edit(&e)
+	}
+	ev, err := w.store.AddEvent(w.pid, e)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return ev
+}
+
+func (w *whyWorld) start() {
+	ctx, cancel := context.WithCancel(w.t.Context())
+	w.cancel, w.done = cancel, make(chan error, 1)
+	dev := firmware.Devices{LED: w.led, Display: w.screen, Button: w.button, Capture: w.cam, TimeSync: w.clock}
+	if w.port != nil {
+		dev.Console = w.port
+	}
+	go func() {
+		w.done <- firmware.Run(ctx, w.cfg, dev, firmware.Options{Logger: w.log, HTTPClient: &http.Client{Transport: w.tr}, Seed: 11})
+	}()
+}
+
+func (w *whyWorld) stop() {
+	w.cancel()
+	if err := <-w.done; !errors.Is(err, context.Canceled) {
+		w.t.Errorf("Run returned %v", err)
+	}
+}
+
+func (w *whyWorld) until(d time.Duration) { time.Sleep(time.Until(w.at(d))) }
+
+// why reads the ledger as `capturebox why ARG` does (the command line opens
+// the same folder with the same code).
+func (w *whyWorld) why(arg string) string {
+	w.t.Helper()
+	l, err := ledger.Open(filepath.Join(w.cfg.Box.DataDir, "ledger"), ledger.Options{})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer l.Close()
+	var out bytes.Buffer
+	if err := l.Why(&out, arg, time.Now().In(w.cfg.Box.Location())); err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Logf("why %s:\n%s", arg, out.String())
+	if m := goSyntax.FindString(out.String()); m != "" {
+		w.t.Errorf("why %s prints Go syntax %q", arg, m)
+	}
+	return out.String()
+}
+
+func (w *whyWorld) wantWhy(arg string, wants ...string) {
+	w.t.Helper()
+	got := w.why(arg)
+	for _, want := range wants {
+		if !strings.Contains(got, want) {
+			w.t.Errorf("why %s does not say %q", arg, want)
+		}
+	}
+}
+
+func id(e simsched.Event) string { return fmt.Sprint(e.ID) }
+
+// A lecture that goes well: every step, in order, to READY.
+func TestWhyRecordedAndReady(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		ev := w.lecture("CHEM 101 Lecture", 30*time.Minute, 90*time.Minute, nil)
+		w.start()
+		w.until(3 * time.Hour)
+		w.stop()
+		got := w.why(id(ev))
+		order := []string{"seen in the schedule", "pre-flight checks passed", "clock trusted at the start", "recording started", "first picture recorded",
+			"recording closed and saved", "queued for upload", "upload started (upload token)", "Kaltura entry created", "READY in Kaltura"}
+		at := 0
+		for _, s := range order {
+			i := strings.Index(got[at:], s)
+			if i < 0 {
+				t.Errorf("why %s lacks %q after the earlier steps", id(ev), s)
+				continue
+			}
+			at += i
+		}
+		if strings.Contains(got, "! ") {
+			t.Errorf("why %s reports a step that did not happen", id(ev))
+		}
+		// The day's view shows the same lecture.
+		w.wantWhy("today", "CHEM 101 Lecture, Kaltura event "+id(ev), "READY in Kaltura")
+	})
+}
+
+// Cancelled in Kaltura before its start: never recorded, and why says so.
+func TestWhyCancelled(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		ev := w.lecture("PHYS 300 Lab", 2*time.Hour, 3*time.Hour, nil)
+		w.start()
+		w.until(30 * time.Minute)
+		if _, err := w.store.CancelEvent(w.pid, ev.ID); err != nil {
+			t.Fatal(err)
+		}
+		w.until(4 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "seen in the schedule", "not recorded: the event was cancelled in Kaltura")
+	})
+}
+
+// Cancelled while it records: the recording is kept on the box.
+func TestWhyCancelledWhileRecording(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		ev := w.lecture("PHYS 300 Lab", 10*time.Minute, 2*time.Hour, nil)
+		w.start()
+		w.until(30 * time.Minute)
+		if _, err := w.store.CancelEvent(w.pid, ev.ID); err != nil {
+			t.Fatal(err)
+		}
+		w.until(3 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "recording started", "kept on the box, not uploaded: the event was cancelled in Kaltura")
+	})
+}
+
+// Deleted in Kaltura before its start: not in the schedule at the time.
+func TestWhyNotInSchedule(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		ev := w.lecture("HIST 120", 2*time.Hour, 3*time.Hour, nil)
+		w.start()
+		w.until(30 * time.Minute)
+		if _, err := w.store.DeleteEvent(w.pid, ev.ID); err != nil {
+			t.Fatal(err)
+		}
+		w.until(4 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "seen in the schedule", "the event was not in the schedule at the time")
+	})
+}
+
+// A blackout over the lecture: not recorded, and why names the blackout.
+func TestWhyBlackedOut(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		w.cfg.Sync.RecordOnly = false // blackouts are listed only then
+		ev := w.lecture("MATH 200", time.Hour, 2*time.Hour, nil)
+		w.lecture("Exam week", 30*time.Minute, 3*time.Hour, func(e *simsched.Event) { e.Type = simsched.TypeBlackout; e.TemplateEntryID = "" })
+		w.start()
+		w.until(4 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "not recorded: a blackout in Kaltura covered the event")
+		if files, _ := filepath.Glob(filepath.Join(w.cfg.Recording.Dir, "*.mp4")); len(files) != 0 {
+			t.Errorf("a blacked-out lecture was recorded: %v", files)
+		}
+	})
+}
+
+// The clock never became trusted: the lecture did not start, and why
+// says the clock.
+func TestWhyClockUntrusted(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		ev := w.lecture("ECON 101", time.Hour, 2*time.Hour, nil)
+		// A schedule on disk from an earlier day (the box booted without
+		// network time): one run with a trusted clock, then a restart
+		// without it.
+		w.start()
+		w.until(10 * time.Minute)
+		w.stop()
+		w.clock.Set(false)
+		w.start()
+		w.until(3 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "seen in the schedule", "not started: the clock was not trusted")
+	})
+}
+
+// No signal from the capture input the whole lecture: nothing recorded.
+func TestWhyNoSignal(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		ev := w.lecture("ART 105", 30*time.Minute, 90*time.Minute, nil)
+		w.cam.Unplug()
+		w.start()
+		w.until(2 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "recording started", "no picture recorded: no signal from the capture input")
+	})
+}
+
+// The box crashed in the middle of a lecture: the file was recovered and
+// the lecture continues as part 2.
+func TestWhyCrashedAndRecovered(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		ev := w.lecture("CHEM 101 Lecture", 10*time.Minute, 2*time.Hour, nil)
+		w.start()
+		w.until(40 * time.Minute)
+		// The disk as a power cut would leave it: copied while the box
+		// records. The box then goes on from the copy.
+		crashed := filepath.Join(dir, "crashed")
+		if err := os.CopyFS(crashed, os.DirFS(w.cfg.Box.DataDir)); err != nil {
+			t.Fatal(err)
+		}
+		w.stop()
+		w.cfg.Box.DataDir = crashed
+		w.cfg.Recording.Dir = filepath.Join(crashed, "recordings")
+		w.start()
+		w.until(3 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "recording not closed normally: the box crashed or lost power; the file was recovered",
+			"part 2", "READY in Kaltura")
+	})
+}
+
+// Kaltura refuses the box's credentials: the recording stays in the queue,
+// and why says which settings to check.
+func TestWhyCredentialsRefused(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		if err := w.sim.SetAppTokenStatus(w.token.ID, kalturasim.AppTokenDisabled); err != nil {
+			t.Fatal(err)
+		}
+		w.start()
+		w.until(time.Minute)
+		w.button.Press() // an ad-hoc recording
+		w.until(11 * time.Minute)
+		w.button.Press()
+		w.until(time.Hour)
+		w.stop()
+		w.wantWhy("today", "Room 204", "recording started", "queued for upload",
+			"upload stopped: Kaltura refused the box's credentials")
+	})
+}
+
+// The event's template has no categories: the entry is uploaded but
+// reaches no course, and why says so.
+func TestWhyTemplateWithoutCategories(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		ev := w.lecture("LING 240", 10*time.Minute, 40*time.Minute, func(e *simsched.Event) { e.TemplateEntryID = w.adhocTpl.ID })
+		w.start()
+		w.until(2 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "uploaded, but the entry reaches no course: the event's template entry has no categories", "READY in Kaltura")
+	})
+}
+
+// A long press stops the lecture early: why says the button stopped it.
+func TestWhyStoppedEarly(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		ev := w.lecture("PSYC 110", 10*time.Minute, 90*time.Minute, nil)
+		w.start()
+		w.until(30 * time.Minute)
+		w.button.LongPress()
+		w.until(2 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "stopped early with the button", "READY in Kaltura")
+	})
+}
+
+// `why` on the console answers from the same ledger, in words.
+func TestWhyOnTheConsole(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		w.port = haltest.NewFakeConsole(time.Now)
+		ev := w.lecture("CHEM 101 Lecture", 10*time.Minute, 40*time.Minute, nil)
+		w.start()
+		defer func() { w.stop(); w.port.Close(); w.button.Close() }()
+		const prompt = "capturebox> "
+		if _, err := w.port.Expect(t.Context(), prompt); err != nil {
+			t.Fatal(err)
+		}
+		w.until(2 * time.Hour)
+		ask := func(line string) string {
+			t.Helper()
+			w.port.Type(line + "\r\n")
+			out, err := w.port.Expect(t.Context(), prompt)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			if m := goSyntax.FindString(out); m != "" {
+				t.Errorf("%q answers with Go syntax %q:\n%s", line, m, out)
+			}
+			t.Logf("> %s\n%s", line, out)
+			return out
+		}
+		for line, want := range map[string]string{
+			"why " + id(ev):  "READY in Kaltura",
+			"why":            "CHEM 101 Lecture, Kaltura event " + id(ev),
+			"why 1999-12-31": "recording closed and saved",
+			"why 2001-01-01": "nothing in the ledger",
+			"why rm -rf":     "want an event id",
+		} {
+			if out := ask(line); !strings.Contains(out, want) {
+				t.Errorf("%q does not say %q", line, want)
+			}
+		}
+	})
+}
