@@ -15,12 +15,14 @@ LDFLAGS  := -X $(PKG)/firmware.Version=$(VERSION)
 BIN      := bin
 ENSURE   := scripts/ensure-tools.sh
 ARM_PKGS  = $(shell $(GO) list ./... | grep -v /tools/)
+# The VM lab's tests boot qemu: they run once, in test-vm, after build-arm.
+RACE_PKGS = $(shell $(GO) list ./... | grep -v /tools/vmlab)
 
 export CAPTUREBOX_REQUIRE_NODE    ?= 1
 export CAPTUREBOX_REQUIRE_FFPROBE ?= 1
 export CAPTUREBOX_REQUIRE_FTPD    ?= 1
 
-.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools bench-upload
+.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu test-vm run image bench soak clean tools bench-upload bench-capture
 
 all: build
 
@@ -42,7 +44,7 @@ build-arm:
 		-o $(BIN)/capturebox-linux-armv7 ./firmware/cmd/capturebox
 	@scripts/check-arm.sh $(BIN)/capturebox-linux-arm64 aarch64 $(BIN)/capturebox-linux-armv7 arm
 
-test: test-fmt test-vet test-race test-nocgo test-qemu build-arm
+test: test-fmt test-vet test-race test-nocgo test-qemu build-arm test-vm
 	@echo "make test: all checks passed"
 
 tools:
@@ -57,7 +59,7 @@ test-vet:
 # The full 200-kill crash test and the 200 x 8 MiB concurrent-upload test
 # run here: each takes well under two minutes.
 test-race: tools
-	CAPTUREBOX_CRASH_KILLS=200 KALTURASIM_HEAVY=1 $(GO) test -race -timeout 20m ./...
+	CAPTUREBOX_CRASH_KILLS=200 KALTURASIM_HEAVY=1 $(GO) test -race -timeout 20m $(RACE_PKGS)
 
 # Everything that is not capture builds and tests without cgo.
 test-nocgo:
@@ -73,6 +75,17 @@ test-qemu: tools
 		$(GO) test -timeout 30m -exec qemu-aarch64-static $(ARM_PKGS)
 	CAPTUREBOX_TEST_EXEC=qemu-arm-static CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 \
 		$(GO) test -timeout 30m -exec qemu-arm-static $(ARM_PKGS)
+
+# The VM lab (tools/vmlab): Debian's arm64/armhf kernels under qemu TCG.
+# The static binaries of build-arm record from vivid's HDMI input there
+# and ffprobe checks the files on the host.
+test-vm: build-arm
+	@$(ENSURE) vmlab ffmpeg
+	CAPTUREBOX_REQUIRE_VM=1 $(GO) test -count=1 -timeout 15m ./tools/vmlab/...
+
+# The capture pipeline on this machine: 1080p30 through openh264 to disk.
+bench-capture:
+	$(GO) test -run '^$$' -bench 'Pipeline' -benchtime 300x -timeout 20m ./board/
 
 run: build
 	$(GO) run ./tools/cmd/devrun -sim $(BIN)/kalturasim -box $(BIN)/capturebox

@@ -57,6 +57,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = scheduleCmd(ctx, args, stdout, stderr)
 	case "upload":
 		err = uploadCmd(ctx, args, stdout, stderr)
+	case "capture":
+		err = captureCmd(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 	default:
@@ -86,6 +88,9 @@ func usage(w io.Writer) {
   capturebox config show FILE                print the effective configuration, secrets masked
   capturebox schedule [-config FILE] [-ical FILE ...] [-resource ID] [-from RFC3339] [-to RFC3339] [-json]
   capturebox upload FILE -title TITLE [-template ENTRYID] [-config FILE]
+  capturebox capture probe                   the capture devices, inputs, formats, encoders and sound cards found
+  capturebox capture test [-seconds N] [-size WxH] [-fps F] ... FILE   record N seconds (no config needed)
+  capturebox capture recover DIR             close the recordings a crash left open
 `)
 }
 
