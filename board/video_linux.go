@@ -142,50 +142,78 @@ func (s *VideoSource) Open(ctx context.Context) (hal.Stream, error) {
 		mon.Close()
 		return nil, fmt.Errorf("board: %s: %s %dx%d@%d: %w", path, format, s.cfg.Width, s.cfg.Height, s.cfg.FPS, err)
 	}
+	st, err := startVideoStream(raw, p, s.cfg, path, drv.Close, mon, nil)
+	if err != nil {
+		drv.Close()
+		mon.Close()
+		return nil, err
+	}
+	st.onClose = func() {
+		s.mu.Lock()
+		s.open = false
+		s.mu.Unlock()
+	}
+	s.open = true
+	return st, nil
+}
+
+// signalMonitor reads an input's signal status.
+type signalMonitor interface {
+	signal() (bool, error)
+	Close() error
+}
+
+// encoderBuilder builds the H.264 encoder over a frame reader.
+type encoderBuilder func(video.Reader, prop.Media) (codec.ReadCloser, error)
+
+// startVideoStream encodes the frames of raw (with openh264 when build is
+// nil) and starts the stream's goroutines. stop ends raw (its next Read
+// returns io.EOF); mon, if not nil, is polled for the input's signal.
+func startVideoStream(raw video.Reader, p prop.Media, cfg VideoConfig, path string, stop func() error, mon signalMonitor, build encoderBuilder) (*videoStream, error) {
 	st := &videoStream{
-		src: s, drv: drv, mon: mon, path: path,
-		format:  hal.VideoFormat{Width: s.cfg.Width, Height: s.cfg.Height, FPS: s.cfg.FPS},
-		frame:   time.Second / time.Duration(s.cfg.FPS),
+		stop: stop, mon: mon, path: path,
+		format:  hal.VideoFormat{Width: p.Width, Height: p.Height, FPS: cfg.FPS},
+		frame:   time.Second / time.Duration(cfg.FPS),
 		samples: make(chan hal.Sample, 4),
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
-		clock:   s.cfg.Clock,
+		clock:   cfg.Clock,
 	}
 	params, err := openh264.NewParams()
 	if err != nil {
-		drv.Close()
-		mon.Close()
 		return nil, fmt.Errorf("board: openh264: %w", err)
 	}
-	params.BitRate = s.cfg.Bitrate
+	params.BitRate = cfg.Bitrate
 	params.EnableFrameSkip = false // else half the frames come back empty
-	params.IntraPeriod = uint(s.cfg.KeyInterval)
-	enc, err := params.BuildVideoEncoder(video.ReaderFunc(st.readFrame(raw)), p)
+	params.IntraPeriod = uint(cfg.KeyInterval)
+	if build == nil {
+		build = params.BuildVideoEncoder
+	}
+	enc, err := build(video.ReaderFunc(st.readFrame(raw)), p)
 	if err != nil {
-		drv.Close()
-		mon.Close()
 		return nil, fmt.Errorf("board: openh264 encoder: %w", err)
 	}
 	kc, _ := enc.Controller().(codec.KeyFrameController)
 	st.enc, st.keys = enc, kc
-	s.open = true
 	go st.run()
-	go st.watch(s.cfg.SignalPoll)
+	if mon != nil {
+		go st.watch(cfg.SignalPoll)
+	}
 	return st, nil
 }
 
 // videoStream is an open stream: run reads encoded frames and hands them
 // to Next through samples; watch polls the input's signal status.
 type videoStream struct {
-	src    *VideoSource
-	drv    driver.Driver
-	mon    *v4l2Dev
-	path   string
-	format hal.VideoFormat
-	frame  time.Duration
-	clock  func() time.Time
-	enc    codec.ReadCloser
-	keys   codec.KeyFrameController
+	stop    func() error // ends the raw reader
+	onClose func()
+	mon     signalMonitor
+	path    string
+	format  hal.VideoFormat
+	frame   time.Duration
+	clock   func() time.Time
+	enc     codec.ReadCloser
+	keys    codec.KeyFrameController
 
 	samples chan hal.Sample
 	quit    chan struct{}
@@ -337,14 +365,16 @@ func (st *videoStream) Close() error {
 	st.closed = true
 	st.mu.Unlock()
 	close(st.quit)
-	err := st.drv.Close() // the reader returns io.EOF, run closes the encoder
+	err := st.stop() // the reader returns io.EOF, run closes the encoder
 	<-st.done
-	if cerr := st.mon.Close(); err == nil {
-		err = cerr
+	if st.mon != nil {
+		if cerr := st.mon.Close(); err == nil {
+			err = cerr
+		}
 	}
-	st.src.mu.Lock()
-	st.src.open = false
-	st.src.mu.Unlock()
+	if st.onClose != nil {
+		st.onClose()
+	}
 	if err != nil {
 		err = fmt.Errorf("board: close %s: %w", st.path, err)
 	}

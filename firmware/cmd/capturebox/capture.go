@@ -244,4 +244,3 @@ func (t *spanStream) Next(ctx context.Context) (hal.Sample, error) {
 		return smp, nil
 	}
 }
-
