@@ -172,12 +172,13 @@ type encoderBuilder func(video.Reader, prop.Media) (codec.ReadCloser, error)
 func startVideoStream(raw video.Reader, p prop.Media, cfg VideoConfig, path string, stop func() error, mon signalMonitor, build encoderBuilder) (*videoStream, error) {
 	st := &videoStream{
 		stop: stop, mon: mon, path: path,
-		format:  hal.VideoFormat{Width: p.Width, Height: p.Height, FPS: cfg.FPS},
-		frame:   time.Second / time.Duration(cfg.FPS),
-		samples: make(chan hal.Sample, 4),
-		quit:    make(chan struct{}),
-		done:    make(chan struct{}),
-		clock:   cfg.Clock,
+		format:   hal.VideoFormat{Width: p.Width, Height: p.Height, FPS: cfg.FPS},
+		frame:    time.Second / time.Duration(cfg.FPS),
+		samples:  make(chan hal.Sample, 4),
+		lostNote: make(chan struct{}, 1),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		clock:    cfg.Clock,
 	}
 	params, err := openh264.NewParams()
 	if err != nil {
@@ -215,30 +216,44 @@ type videoStream struct {
 	enc     codec.ReadCloser
 	keys    codec.KeyFrameController
 
-	samples chan hal.Sample
-	quit    chan struct{}
-	done    chan struct{}
+	samples  chan hal.Sample
+	lostNote chan struct{} // a loss was noticed
+	quit     chan struct{}
+	done     chan struct{}
 
-	mu       sync.Mutex
-	stamps   []time.Time // capture times of the frames inside the encoder
-	err      error       // the reader's terminal error
-	lost     error       // set while the input has no signal
-	needKey  bool
-	closed   bool
-	closeErr error
+	mu        sync.Mutex
+	stamps    []time.Time // capture times of the frames inside the encoder
+	lastFrame time.Time   // capture time of the last frame passed on
+	err       error       // the reader's terminal error
+	lost      error       // set while the input has no signal
+	needKey   bool
+	closed    bool
+	closeErr  error
 }
 
 // readFrame wraps the camera reader: each frame's capture time is the
-// moment it left the driver.
+// moment it left the driver, and frames that come faster than the
+// configured rate (an HDMI source at 60 Hz recorded at 30 fps) are dropped
+// before the encoder, which never sees them.
 func (st *videoStream) readFrame(r video.Reader) func() (image.Image, func(), error) {
 	return func() (image.Image, func(), error) {
-		img, release, err := r.Read()
-		if err == nil {
+		for {
+			img, release, err := r.Read()
+			if err != nil {
+				return img, release, err
+			}
+			now := st.clock()
 			st.mu.Lock()
-			st.stamps = append(st.stamps, st.clock())
+			if !st.lastFrame.IsZero() && now.Sub(st.lastFrame) < st.frame*3/4 {
+				st.mu.Unlock()
+				release()
+				continue
+			}
+			st.lastFrame = now
+			st.stamps = append(st.stamps, now)
 			st.mu.Unlock()
+			return img, release, nil
 		}
-		return img, release, err
 	}
 }
 
@@ -305,6 +320,10 @@ func (st *videoStream) watch(every time.Duration) {
 			st.lost = fmt.Errorf("%w: %s: %w", hal.ErrNoSignal, st.path, err)
 		case !ok && st.lost == nil:
 			st.lost = fmt.Errorf("%w: %s reports no signal", hal.ErrNoSignal, st.path)
+			select { // wake a Next that waits for a frame
+			case st.lostNote <- struct{}{}:
+			default:
+			}
 		case ok && st.lost != nil:
 			st.lost, st.needKey = nil, true
 		}
@@ -341,6 +360,14 @@ func (st *videoStream) Next(ctx context.Context) (hal.Sample, error) {
 	select {
 	case smp := <-st.samples:
 		return smp, nil
+	case <-st.lostNote:
+		st.mu.Lock()
+		lost := st.lost
+		st.mu.Unlock()
+		if lost != nil {
+			return hal.Sample{}, lost
+		}
+		return st.Next(ctx) // the signal came back meanwhile
 	case <-st.done:
 		st.mu.Lock()
 		defer st.mu.Unlock()

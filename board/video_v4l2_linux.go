@@ -23,6 +23,7 @@ const (
 	vidiocEnumInput = 0xc050561a // _IOWR('V', 26, struct v4l2_input)
 	vidiocGInput    = 0x80045626 // _IOR('V', 38, int)
 	vidiocSInput    = 0xc0045627 // _IOWR('V', 39, int)
+	vidiocQueryDV   = 0x80845663 // _IOR('V', 99, struct v4l2_dv_timings)
 
 	capVideoCapture  = 0x00000001
 	capDeviceCaps    = 0x80000000
@@ -155,7 +156,10 @@ func (d *v4l2Dev) setInput(i int) error {
 	return nil
 }
 
-// signal reports whether the current input has a signal.
+// signal reports whether the current input has a signal: its status,
+// and on an HDMI input the timings the receiver detects
+// (VIDIOC_QUERY_DV_TIMINGS fails with ENOLINK, ENOLCK or ERANGE without a
+// usable signal).
 func (d *v4l2Dev) signal() (bool, error) {
 	cur, err := d.input()
 	if err != nil {
@@ -165,7 +169,20 @@ func (d *v4l2Dev) signal() (bool, error) {
 	if err := ioctl(d.fd(), vidiocEnumInput, unsafe.Pointer(&in)); err != nil {
 		return false, fmt.Errorf("board: VIDIOC_ENUMINPUT %d: %w", cur, err)
 	}
-	return in.Status&(inStNoSignal|inStNoPower) == 0, nil
+	if in.Status&(inStNoSignal|inStNoPower) != 0 {
+		return false, nil
+	}
+	if in.Capabilities&inCapDVTimings != 0 {
+		var t [132]byte
+		switch err := ioctl(d.fd(), vidiocQueryDV, unsafe.Pointer(&t)); err {
+		case nil:
+		case unix.ENOLINK, unix.ENOLCK, unix.ERANGE:
+			return false, nil
+		default:
+			return true, fmt.Errorf("board: VIDIOC_QUERY_DV_TIMINGS: %w", err)
+		}
+	}
+	return true, nil
 }
 
 func (d *v4l2Dev) formats() []string {
@@ -221,13 +238,14 @@ func (d *v4l2Dev) describe(path string) VideoDevice {
 		return vd
 	}
 	vd.Current, _ = d.input()
+	signal, _ := d.signal()
 	ins, _ := d.inputs()
 	for _, in := range ins {
 		vd.Inputs = append(vd.Inputs, VideoInput{
 			Index:  int(in.Index),
 			Name:   cstr(in.Name[:]),
 			HDMI:   isHDMI(in),
-			Signal: in.Status&(inStNoSignal|inStNoPower) == 0,
+			Signal: int(in.Index) == vd.Current && signal,
 		})
 	}
 	vd.Formats = d.formats()

@@ -246,6 +246,27 @@ func checkRecording(t *testing.T, file, console string, seconds float64, fps int
 	}
 }
 
+// decodes decodes every frame of file with ffmpeg and fails on any error.
+func decodes(t *testing.T, file string) {
+	t.Helper()
+	raw, err := exec.Command("ffmpeg", "-v", "error", "-i", file, "-fps_mode", "passthrough", "-f", "null", "-").CombinedOutput()
+	// The null muxer's complaints about two frames on one tick of its
+	// output time base concern the muxer, not the decoding.
+	var dec []byte
+	for _, line := range bytes.SplitAfter(raw, []byte("\n")) {
+		if !bytes.Contains(line, []byte("non monotonically increasing dts to muxer")) && !bytes.Contains(line, []byte("Last message repeated")) {
+			dec = append(dec, line...)
+		}
+	}
+	if err != nil || len(bytes.TrimSpace(dec)) > 0 {
+		out := string(dec)
+		if len(out) > 1500 {
+			out = out[:1500] + "..."
+		}
+		t.Errorf("%s does not decode cleanly: %v\n%s", filepath.Base(file), err, out)
+	}
+}
+
 // TestRecordHDMI records from vivid's HDMI input in the arm64 guest.
 func TestRecordHDMI(t *testing.T) {
 	const seconds, fps = 3, 15
@@ -254,4 +275,120 @@ func TestRecordHDMI(t *testing.T) {
 		t.Errorf("probe did not report vivid's HDMI input:\n%s", console)
 	}
 	checkRecording(t, file, console, seconds, fps)
+	decodes(t, file)
+}
+
+// guestTool builds a pure-Go helper of tools/vmlab for the guest.
+func guestTool(t *testing.T, arch, pkg string) string {
+	t.Helper()
+	root, err := vmlab.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, "./"+pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+map[string]string{"arm64": "arm64", "armhf": "arm"}[arch], "GOARM=7")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+// guestTime finds "KEY <unix seconds>" in the console.
+func guestTime(t *testing.T, console, key string) time.Time {
+	t.Helper()
+	for _, line := range strings.Split(console, "\n") {
+		if v, ok := strings.CutPrefix(line, key+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return time.Unix(0, int64(f*1e9))
+			}
+		}
+	}
+	t.Fatalf("no %q line on the console:\n%s", key, console)
+	return time.Time{}
+}
+
+// logTime finds the time of the first capture log line with the prefix.
+func logTime(t *testing.T, console, prefix string) time.Time {
+	t.Helper()
+	for _, line := range strings.Split(console, "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			ts, _, _ := strings.Cut(strings.TrimSpace(v), " ")
+			ts = strings.TrimSuffix(ts, ":")
+			at, err := time.Parse(time.RFC3339Nano, ts)
+			if err == nil {
+				return at
+			}
+		}
+	}
+	t.Fatalf("no %q line on the console:\n%s", prefix, console)
+	return time.Time{}
+}
+
+// TestSignalLoss switches vivid's HDMI input to "no signal" mid-recording
+// and back: the fault is reported within 2 s, the recording resumes, and
+// the file decodes across the gap.
+func TestSignalLoss(t *testing.T) {
+	const seconds, fps = 8, 15
+	l := vmlab.Require(t, "arm64")
+	bin := binary(t, "arm64")
+	ctl := guestTool(t, "arm64", "tools/vmlab/v4l2ctl")
+	out := outDisk(t, 64<<20)
+	script := fmt.Sprintf(`set -e
+/capturebox capture test -seconds %d -size 320x180 -fps %d /tmp/rec.mp4 >/tmp/rec.out 2>/tmp/rec.log &
+pid=$!
+sleep 3
+/v4l2ctl /dev/video0 "DV Timings Signal Mode" 1 | sed 's/.* at /LOST /' 
+sleep 2
+/v4l2ctl /dev/video0 "DV Timings Signal Mode" 0 | sed 's/.* at /BACK /' 
+wait $pid || { cat /tmp/rec.log; exit 1; }
+cat /tmp/rec.out /tmp/rec.log
+cd /tmp && tar cf /dev/vda rec.mp4 rec.mp4.json
+`, seconds, fps)
+	res, err := l.Run(context.Background(), vmlab.Config{
+		Modules: modules,
+		Files: []vmlab.File{
+			{Path: "/capturebox", Mode: 0o755, Source: bin},
+			{Path: "/v4l2ctl", Mode: 0o755, Source: ctl},
+		},
+		Script: script, Disks: []string{out}, MemoryMB: 1024,
+	}, 3*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := guestTime(t, res.Output, "LOST")
+	back := guestTime(t, res.Output, "BACK")
+	fault := logTime(t, res.Output, "capture: FAULT no signal at ")
+	if d := fault.Sub(lost); d < 0 || d > 2*time.Second {
+		t.Errorf("fault %v after the signal was cut, want within 2 s", d)
+	} else {
+		t.Logf("fault reported %v after the signal was cut", d.Round(time.Millisecond))
+	}
+	files := untar(t, out, t.TempDir())
+	if files["rec.mp4"] == "" {
+		t.Fatalf("no recording came back; console:\n%s", res.Output)
+	}
+	p := probe(t, files["rec.mp4"])
+	// The file's media time 0 is its first frame; the gap must be a hole
+	// of about the outage's length, with frames after it.
+	var gap, at float64
+	for i := 1; i < len(p.PTS); i++ {
+		if d := p.PTS[i] - p.PTS[i-1]; d > gap {
+			gap, at = d, p.PTS[i-1]
+		}
+	}
+	t.Logf("ffprobe: %d frames over %.2f s, largest gap %.2f s at %.2f s (signal cut for %v)", p.Frames, p.Duration, gap, at, back.Sub(lost).Round(time.Millisecond))
+	if gap < 1 {
+		t.Errorf("no gap of the outage's length in the timeline (largest %.2f s)", gap)
+	}
+	if at+gap >= p.PTS[len(p.PTS)-1] {
+		t.Errorf("no frames after the gap: recording did not resume")
+	}
+	decodes(t, files["rec.mp4"])
+	side, _ := os.ReadFile(files["rec.mp4.json"])
+	if !bytes.Contains(side, []byte(`"parts"`)) {
+		t.Errorf("sidecar lists no parts:\n%s", side)
+	}
 }
