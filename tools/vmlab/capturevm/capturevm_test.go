@@ -267,15 +267,22 @@ func decodes(t *testing.T, file string) {
 	}
 }
 
-// TestRecordHDMI records from vivid's HDMI input in the arm64 guest.
+// TestRecordHDMI records from vivid's HDMI input in the arm64 guest
+// (Debian's arm64 kernel). The armv7 binary boots in the armmp guest but
+// printed nothing within 3 minutes (not yet understood), so armhf is not
+// in the list.
 func TestRecordHDMI(t *testing.T) {
 	const seconds, fps = 3, 15
-	file, console := recordIn(t, "arm64", seconds, "320x180", fps, "")
-	if !bytes.Contains([]byte(console), []byte("HDMI")) {
-		t.Errorf("probe did not report vivid's HDMI input:\n%s", console)
+	for _, arch := range []string{"arm64"} {
+		t.Run(arch, func(t *testing.T) {
+			file, console := recordIn(t, arch, seconds, "320x180", fps, "")
+			if !bytes.Contains([]byte(console), []byte("HDMI")) {
+				t.Errorf("probe did not report vivid's HDMI input:\n%s", console)
+			}
+			checkRecording(t, file, console, seconds, fps)
+			decodes(t, file)
+		})
 	}
-	checkRecording(t, file, console, seconds, fps)
-	decodes(t, file)
 }
 
 // guestTool builds a pure-Go helper of tools/vmlab for the guest.
