@@ -16,13 +16,15 @@ LDFLAGS  := -X $(PKG)/firmware.Version=$(VERSION)
 BIN      := bin
 ENSURE   := scripts/ensure-tools.sh
 ARM_PKGS  = $(shell $(GO) list ./... | grep -v /tools/)
+# The VM lab's tests boot qemu: they run once, in test-vm, after build-arm.
+RACE_PKGS = $(shell $(GO) list ./... | grep -v /tools/vmlab)
 
 export CAPTUREBOX_REQUIRE_NODE    ?= 1
 export CAPTUREBOX_REQUIRE_FFPROBE ?= 1
 export CAPTUREBOX_REQUIRE_FTPD    ?= 1
 export CAPTUREBOX_REQUIRE_PROMTOOL ?= 1
 
-.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools bench-upload bench-schedule test-vm-board test-image
+.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools bench-upload bench-schedule test-vm-board test-image test-vm bench-capture
 
 all: build
 
@@ -48,7 +50,7 @@ build-arm:
 # enabled at boot); the last step of make test checks the tests left it so.
 HOST_STATE := $(shell scripts/host-state.sh snapshot)
 
-test: test-fmt test-vet test-race test-nocgo test-qemu build-arm test-vm-board test-image
+test: test-fmt test-vet test-race test-nocgo test-qemu build-arm test-vm test-vm-board test-image
 	@scripts/host-state.sh compare '$(HOST_STATE)'
 	@echo "make test: all checks passed"
 
@@ -64,7 +66,7 @@ test-vet:
 # The full 200-kill crash test and the 200 x 8 MiB concurrent-upload test
 # run here: each takes well under two minutes.
 test-race: tools
-	CAPTUREBOX_CRASH_KILLS=200 KALTURASIM_HEAVY=1 $(GO) test -race -timeout 20m ./...
+	CAPTUREBOX_CRASH_KILLS=200 KALTURASIM_HEAVY=1 $(GO) test -race -timeout 20m $(RACE_PKGS)
 
 # Everything that is not capture builds and tests without cgo.
 test-nocgo:
@@ -87,6 +89,18 @@ test-qemu: tools
 test-vm-board:
 	@$(ENSURE) vmlab
 	CAPTUREBOX_REQUIRE_VM=1 $(GO) test -count=1 -timeout 30m -v ./tools/vmboard
+
+# The VM lab (tools/vmlab): Debian's arm64/armhf kernels under qemu TCG.
+# The static binaries of build-arm record from vivid's HDMI input there
+# and ffprobe checks the files on the host.
+test-vm: build-arm
+	@$(ENSURE) vmlab ffmpeg
+	CAPTUREBOX_REQUIRE_VM=1 $(GO) test -count=1 -timeout 15m ./tools/vmlab/...
+
+# The capture pipeline on this machine: 1080p30 through openh264 to disk.
+bench-capture:
+	$(GO) test -run '^$$' -bench 'Pipeline' -benchtime 300x -timeout 20m ./board/
+
 
 # The development box is a build of its own (-tags dev): the firmware binary
 # links none of the HAL fakes (firmware/fences_test.go).

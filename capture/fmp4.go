@@ -84,7 +84,7 @@ func createFMP4(fsys MediaFS, path string, first hal.Sample, fragDur time.Durati
 	init.Moov.Mvhd.CreationTime = mp4Time(first.At)
 	init.Moov.Mvhd.ModificationTime = init.Moov.Mvhd.CreationTime
 	trak := init.AddEmptyTrack(Timescale, "video", "und")
-	if err := trak.SetAVCDescriptor("avc1", spss, ppss, true); err != nil {
+	if err := trak.SetAVCDescriptor("avc3", spss, ppss, true); err != nil {
 		return nil, fmt.Errorf("create recording: %w", err)
 	}
 	var buf bytes.Buffer
@@ -188,8 +188,9 @@ func (w *fmp4Writer) add(s hal.Sample) error {
 }
 
 // toAVCC converts an Annex B access unit to length-prefixed NAL units,
-// leaving out parameter sets (they are in the sample entry) and access
-// unit delimiters.
+// leaving out access unit delimiters. Parameter sets stay in band: an
+// encoder may give each IDR new SPS/PPS ids (openh264 does), so the
+// sample entry's copies (avc3) cannot serve the whole file.
 func toAVCC(annexB []byte) []byte {
 	var out []byte
 	for _, nalu := range avc.ExtractNalusFromByteStream(annexB) {
@@ -197,7 +198,7 @@ func toAVCC(annexB []byte) []byte {
 			continue
 		}
 		switch avc.GetNaluType(nalu[0]) {
-		case avc.NALU_SPS, avc.NALU_PPS, avc.NALU_AUD:
+		case avc.NALU_AUD:
 			continue
 		}
 		n := len(nalu)

@@ -19,9 +19,19 @@ import (
 	"github.com/capturebox/capturebox/hal/haltest"
 )
 
-// boardCapture opens the board's capture input (the V4L2/ALSA driver's
-// wiring sets it). Without it the box cannot record, and says so.
-var boardCapture func(cfg *config.Config, log *slog.Logger) (hal.CaptureSource, error)
+// boardCapture opens the board's video capture: the V4L2 device of
+// hardware.capture_device through mediadevices and openh264 (board/video*).
+// A build without cgo has no encoder: its source says so when opened, and
+// the box shows the fault.
+func boardCapture(cfg *config.Config, _ *slog.Logger) (hal.CaptureSource, error) {
+	return board.NewVideoSource(videoConfig(cfg.Hardware))
+}
+
+// videoConfig is the video capture's wiring from the [hardware] keys; the
+// rest (size, rate, format, bitrate) are the driver's defaults.
+func videoConfig(hw config.Hardware) board.VideoConfig {
+	return board.VideoConfig{Device: hw.CaptureDevice, Input: -1}
+}
 
 // boardConfig is the board's wiring from the [hardware] keys.
 func boardConfig(hw config.Hardware, log *slog.Logger) (board.Config, error) {
@@ -73,9 +83,6 @@ func openBox(e env, cfg *config.Config, log *slog.Logger, dev bool, consolePath 
 	}
 	if consolePath != "" {
 		bc.ConsolePort = consolePath
-	}
-	if boardCapture == nil {
-		return firmware.Devices{}, nil, nil, errors.New("this build has no capture driver for the board, so it cannot record: run with -dev for the development box")
 	}
 	b, err := board.Open(bc)
 	if err != nil {
@@ -210,16 +217,11 @@ func selftest(w io.Writer, bc board.Config, jig, loopback, only string) error {
 		}
 	}
 	if want("capture") {
-		if boardCapture == nil {
-			report("capture", nil, "this build has no capture driver")
-		} else {
-			cfg := config.Default()
-			src, err := boardCapture(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-			if err == nil {
-				err = haltest.CheckCaptureSource(src)
-			}
-			report("capture", err, "")
+		src, err := boardCapture(config.Default(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err == nil {
+			err = haltest.CheckCaptureSource(src)
 		}
+		report("capture", err, "")
 	}
 	if failed > 0 {
 		return fmt.Errorf("board selftest: %d check(s) failed", failed)

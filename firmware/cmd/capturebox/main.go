@@ -10,6 +10,7 @@
 //	capturebox board probe                   what the board finds, in words
 //	capturebox board selftest                the hal checks on the real devices
 //	capturebox why [EVENT-ID | DATE]         what happened to an event, and why
+//	capturebox capture probe|test|recover    capture hardware, a test recording, recovery
 //
 // Every command answers -h and --help with its usage and flags.
 package main
@@ -79,6 +80,9 @@ func init() {
 		{"schedule", "[-config FILE] [-resource ID] [-ical FILE ...] [-from TIME] [-to TIME] [-json] [-tz ZONE]", "print the schedule the box would record, from Kaltura or from iCal files", scheduleFlags},
 		{"why", "[-config FILE] [EVENT-ID | DATE]", "what happened to an event or to a day's events, and why (the event ledger)", whyFlags},
 		{"upload", "FILE -title TITLE [-template ENTRYID] [-description TEXT] [-wait] [-config FILE]", "upload one recording by hand", uploadFlags},
+		{"capture probe", "", "say what capture hardware is found: video devices, inputs, formats, encoders, sound cards", captureProbeFlags},
+		{"capture test", "[-seconds N] [-size WxH] [-fps F] [-format F] [-bitrate B] [-device DEV] [-input N] [-dir DIR] FILE", "record N seconds from the found or named devices into FILE (no config needed)", captureTestFlags},
+		{"capture recover", "DIR", "close the recordings a crash left open in DIR", captureRecoverFlags},
 		{"board probe", "[-config FILE]", "say what the board finds: model, GPIO pins and their state (flashes the LED), display and console ports", boardProbeFlags},
 		{"board selftest", "[-config FILE] [-jig PIN] [-loopback DEVICE] [-only CHECKS]", "run the hal conformance checks on the board's own devices (bench test)", boardSelftestFlags},
 	}
@@ -123,7 +127,7 @@ func dispatch(ctx context.Context, args []string, e env) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	if name == "config" || name == "board" {
+	if name == "config" || name == "board" || name == "capture" {
 		if len(args) == 0 || isHelp(args[0]) {
 			if len(args) == 0 {
 				return usageError{name + ": want " + subcommands(name)}

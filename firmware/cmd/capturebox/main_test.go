@@ -36,15 +36,18 @@ func TestVersionAndUsage(t *testing.T) {
 // lists the flags of what was asked about.
 func TestHelp(t *testing.T) {
 	flags := map[string][]string{
-		"run":            {"-config", "-dev", "-console"},
-		"version":        {"no flags"},
-		"config check":   {"-config"},
-		"config show":    {"-config"},
-		"schedule":       {"-config", "-ical", "-resource", "-from", "-to", "-json", "-tz"},
-		"upload":         {"-config", "-title", "-template", "-description", "-wait"},
-		"board probe":    {"-config"},
-		"board selftest": {"-config", "-jig", "-loopback", "-only"},
-		"why":            {"-config"},
+		"run":             {"-config", "-dev", "-console"},
+		"version":         {"no flags"},
+		"config check":    {"-config"},
+		"config show":     {"-config"},
+		"schedule":        {"-config", "-ical", "-resource", "-from", "-to", "-json", "-tz"},
+		"upload":          {"-config", "-title", "-template", "-description", "-wait"},
+		"board probe":     {"-config"},
+		"board selftest":  {"-config", "-jig", "-loopback", "-only"},
+		"why":             {"-config"},
+		"capture probe":   {"no flags"},
+		"capture test":    {"-seconds", "-size", "-fps", "-format", "-bitrate", "-device", "-input", "-dir"},
+		"capture recover": {"no flags"},
 	}
 	if len(flags) != len(commands) {
 		t.Fatalf("the test knows %d commands, capturebox has %d", len(flags), len(commands))

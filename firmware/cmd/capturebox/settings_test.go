@@ -16,16 +16,17 @@ import (
 // proves the rest: each entry sets its key to a value other than the default
 // and the probe shows what the board is given differs.
 var boardSettings = map[string]string{
-	"hardware.led_pin":      `"GPIO5"`,
-	"hardware.led_active":   `"low"`,
-	"hardware.button_pin":   `"GPIO6"`,
-	"hardware.long_press":   `"3s"`,
-	"hardware.display_port": `"/dev/ttyUSB0"`,
-	"hardware.display_type": `"plain"`,
-	"hardware.display_size": `"20x4"`,
-	"hardware.display_baud": `19200`,
-	"hardware.console_port": `"/dev/ttyS1"`,
-	"hardware.console_baud": `9600`,
+	"hardware.led_pin":        `"GPIO5"`,
+	"hardware.led_active":     `"low"`,
+	"hardware.button_pin":     `"GPIO6"`,
+	"hardware.long_press":     `"3s"`,
+	"hardware.display_port":   `"/dev/ttyUSB0"`,
+	"hardware.display_type":   `"plain"`,
+	"hardware.display_size":   `"20x4"`,
+	"hardware.display_baud":   `19200`,
+	"hardware.console_port":   `"/dev/ttyS1"`,
+	"hardware.console_baud":   `9600`,
+	"hardware.capture_device": `"/dev/video2"`,
 }
 
 // boardProbe is what the main package hands the board for cfg.
@@ -35,7 +36,7 @@ func boardProbe(t *testing.T, cfg *config.Config) string {
 	if err != nil {
 		t.Fatalf("boardConfig: %v", err)
 	}
-	return fmt.Sprintf("%+v", bc)
+	return fmt.Sprintf("%+v %+v", bc, videoConfig(cfg.Hardware))
 }
 
 func TestBoardSettings(t *testing.T) {

@@ -1,0 +1,112 @@
+// Package board holds the Raspberry Pi implementations of the hal
+// contracts. This file and the other video_* files are its capture side:
+// a hal.CaptureSource reading a V4L2 capture device (an HDMI-to-USB
+// dongle, the TC358743 HDMI-to-CSI bridge, or vivid in the VM lab) through
+// github.com/pion/mediadevices and encoding H.264 with openh264.
+package board
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// VideoConfig configures the video capture source. Zero fields find the
+// hardware by themselves.
+type VideoConfig struct {
+	// Device is the V4L2 device; "" means the first video capture device.
+	Device string
+	// Input is the V4L2 input index; -1 means the device's HDMI input
+	// when it has one (else the current input).
+	Input int
+	// Width, Height and FPS: the picture asked of the device; zero means
+	// 1920x1080 at 30 fps.
+	Width, Height, FPS int
+	// Format is the pixel format ("NV12", "YUYV", "UYVY", "MJPEG");
+	// "" picks the first of those the device offers, in that order.
+	Format string
+	// Bitrate of the H.264 stream in bit/s; zero means 4 Mbit/s.
+	Bitrate int
+	// KeyInterval is the key-frame interval in frames; zero means 2 s.
+	KeyInterval int
+	// Encoder is "auto" (or "") or "openh264".
+	Encoder string
+	// Clock stamps each frame with its capture time; nil means time.Now.
+	Clock func() time.Time
+	// SignalPoll is how often the input's signal status is read; zero
+	// means 250 ms (a loss is noticed well within 2 s).
+	SignalPoll time.Duration
+}
+
+// VideoFormats are the pixel formats the source accepts, in the order it
+// prefers them when none is configured.
+var VideoFormats = []string{"NV12", "YUYV", "UYVY", "MJPEG"}
+
+// withDefaults fills the zero fields.
+func (c VideoConfig) withDefaults() (VideoConfig, error) {
+	if c.Width == 0 && c.Height == 0 {
+		c.Width, c.Height = 1920, 1080
+	}
+	if c.FPS == 0 {
+		c.FPS = 30
+	}
+	if c.Bitrate == 0 {
+		c.Bitrate = 4_000_000
+	}
+	if c.KeyInterval == 0 {
+		c.KeyInterval = 2 * c.FPS
+	}
+	if c.Encoder == "" {
+		c.Encoder = "auto"
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.SignalPoll == 0 {
+		c.SignalPoll = 250 * time.Millisecond
+	}
+	c.Format = strings.ToUpper(c.Format)
+	switch {
+	case c.Width <= 0 || c.Height <= 0 || c.Width%2 != 0 || c.Height%2 != 0:
+		return c, fmt.Errorf("board: video size %dx%d: want positive even numbers", c.Width, c.Height)
+	case c.FPS <= 0 || c.FPS > 240:
+		return c, fmt.Errorf("board: video rate %d fps: want 1 to 240", c.FPS)
+	case c.Bitrate < 10_000:
+		return c, fmt.Errorf("board: video bitrate %d bit/s: want at least 10000", c.Bitrate)
+	case c.Encoder != "auto" && c.Encoder != "openh264":
+		return c, fmt.Errorf("board: video encoder %q: want auto or openh264", c.Encoder)
+	}
+	if c.Format != "" {
+		ok := false
+		for _, f := range VideoFormats {
+			ok = ok || f == c.Format
+		}
+		if !ok {
+			return c, fmt.Errorf("board: pixel format %q: want one of %s", c.Format, strings.Join(VideoFormats, ", "))
+		}
+	}
+	return c, nil
+}
+
+// VideoDevice is a V4L2 device as the probe finds it.
+type VideoDevice struct {
+	Path    string
+	Driver  string
+	Card    string
+	Capture bool // a video capture device
+	Inputs  []VideoInput
+	Current int      // the selected input
+	Formats []string // pixel formats (fourcc) of the current input
+}
+
+// VideoInput is one input of a device.
+type VideoInput struct {
+	Index  int
+	Name   string
+	HDMI   bool // it has DV timings (HDMI/DVI)
+	Signal bool // the device reports a signal on it (only meaningful for the current input)
+}
+
+// ErrNoVideoDevice is returned when no V4L2 capture device is present.
+var ErrNoVideoDevice = errors.New("board: no V4L2 video capture device")

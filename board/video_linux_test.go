@@ -1,0 +1,258 @@
+//go:build linux && cgo
+
+package board
+
+import (
+	"context"
+	"errors"
+	"image"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pion/mediadevices/pkg/codec"
+	"github.com/pion/mediadevices/pkg/frame"
+	"github.com/pion/mediadevices/pkg/io/video"
+	"github.com/pion/mediadevices/pkg/prop"
+
+	"github.com/capturebox/capturebox/capture"
+	"github.com/capturebox/capturebox/hal"
+	"github.com/capturebox/capturebox/hal/haltest"
+)
+
+// yuyvReader produces YUYV frames (a gradient, painted once, with the
+// frame number in its first bytes) and decodes them with
+// mediadevices' frame decoder, as the V4L2 driver does with a device's
+// buffers: the conversion cost is part of the pipeline.
+type yuyvReader struct {
+	w, h    int
+	buf     []byte
+	dec     frame.Decoder
+	n       atomic.Int64
+	stopped atomic.Bool
+}
+
+func newYUYVReader(w, h int) *yuyvReader {
+	dec, err := frame.NewDecoder(frame.FormatYUYV)
+	if err != nil {
+		panic(err)
+	}
+	r := &yuyvReader{w: w, h: h, buf: make([]byte, w*h*2), dec: dec}
+	for y := 0; y < h; y++ {
+		row := r.buf[y*w*2 : (y+1)*w*2]
+		for x := 0; x < w; x += 2 {
+			v := byte(16 + (x+y)%200)
+			row[x*2], row[x*2+1], row[x*2+2], row[x*2+3] = v, 128, v, 128
+		}
+	}
+	return r
+}
+
+func (r *yuyvReader) Read() (image.Image, func(), error) {
+	if r.stopped.Load() {
+		return nil, func() {}, io.EOF
+	}
+	i := r.n.Add(1)
+	for k := 0; k < 8; k++ {
+		r.buf[k*2] = byte(i >> (8 * k))
+	}
+	return r.dec.Decode(r.buf, r.w, r.h)
+}
+
+func (r *yuyvReader) stop() error { r.stopped.Store(true); return nil }
+
+// synthSource is a hal.CaptureSource over the real stream and encoder, fed
+// by a synthetic reader instead of a device.
+type synthSource struct {
+	w, h, fps int
+	build     encoderBuilder
+	limit     int           // samples before reached is closed; 0 = none
+	reached   chan struct{} // closed after limit samples
+	mu        sync.Mutex
+	open      bool
+	n         int
+}
+
+func (s *synthSource) Open(ctx context.Context) (hal.Stream, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.open {
+		return nil, ErrBusy
+	}
+	cfg, err := VideoConfig{Width: s.w, Height: s.h, FPS: s.fps, Bitrate: 4_000_000}.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := newYUYVReader(s.w, s.h)
+	p := prop.Media{Video: prop.Video{Width: s.w, Height: s.h, FrameRate: float32(s.fps), FrameFormat: frame.FormatYUYV}}
+	st, err := startVideoStream(r, p, cfg, "synthetic", r.stop, nil, s.build)
+	if err != nil {
+		return nil, err
+	}
+	st.onClose = func() { s.mu.Lock(); s.open = false; s.mu.Unlock() }
+	s.open = true
+	if s.limit > 0 {
+		return &limitStream{Stream: st, s: s}, nil
+	}
+	return st, nil
+}
+
+// limitStream holds the stream quiet after limit samples.
+type limitStream struct {
+	hal.Stream
+	s *synthSource
+}
+
+func (l *limitStream) Next(ctx context.Context) (hal.Sample, error) {
+	l.s.mu.Lock()
+	if l.s.n >= l.s.limit {
+		l.s.mu.Unlock()
+		<-ctx.Done()
+		return hal.Sample{}, ctx.Err()
+	}
+	l.s.mu.Unlock()
+	smp, err := l.Stream.Next(ctx)
+	if err == nil {
+		l.s.mu.Lock()
+		if l.s.n++; l.s.n == l.s.limit {
+			close(l.s.reached)
+		}
+		l.s.mu.Unlock()
+	}
+	return smp, err
+}
+
+// TestStreamConformance runs the hal conformance checks on the stream and
+// openh264 encoder the V4L2 source uses (the VM test runs the device side).
+func TestStreamConformance(t *testing.T) {
+	if err := haltest.CheckCaptureSource(&synthSource{w: 320, h: 240, fps: 30}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestIsIDR(t *testing.T) {
+	for _, c := range []struct {
+		b    []byte
+		want bool
+	}{
+		{[]byte{0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x68, 2, 0, 0, 1, 0x65, 3}, true},
+		{[]byte{0, 0, 0, 1, 0x41, 1, 2}, false},
+		{nil, false},
+	} {
+		if got := isIDR(c.b); got != c.want {
+			t.Errorf("isIDR(% x) = %v", c.b, got)
+		}
+	}
+}
+
+func TestVideoConfigDefaults(t *testing.T) {
+	c, err := VideoConfig{}.withDefaults()
+	if err != nil || c.Width != 1920 || c.Height != 1080 || c.FPS != 30 || c.KeyInterval != 60 || c.Encoder != "auto" {
+		t.Fatalf("defaults %+v, %v", c, err)
+	}
+	for _, bad := range []VideoConfig{{Width: 641, Height: 480}, {FPS: 500}, {Format: "H264"}, {Encoder: "x264"}, {Bitrate: 5}} {
+		if _, err := bad.withDefaults(); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+// passThrough is an encoder that converts nothing and returns one fixed
+// access unit per frame: with it the benchmark measures the box's own work.
+type passThrough struct {
+	r  video.Reader
+	au []byte
+}
+
+func (e *passThrough) Read() ([]byte, func(), error) {
+	_, release, err := e.r.Read()
+	if err != nil {
+		return nil, func() {}, err
+	}
+	release()
+	return e.au, func() {}, nil
+}
+func (e *passThrough) Close() error                        { return nil }
+func (e *passThrough) Controller() codec.EncoderController { return nil }
+
+// oneIDR encodes one frame with openh264: the pass-through encoder's output.
+func oneIDR(tb testing.TB, w, h int) []byte {
+	src := &synthSource{w: w, h: h, fps: 30}
+	st, err := src.Open(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer st.Close()
+	smp, err := st.Next(context.Background())
+	if err != nil || !smp.Key {
+		tb.Fatalf("first sample key=%v err=%v", smp.Key, err)
+	}
+	return smp.Data
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func maxRSS() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Maxrss // KiB on Linux
+}
+
+// benchPipeline records b.N frames of 1080p from the synthetic source
+// through the encoder into a fragmented MP4 (capture.Recorder, fsync per
+// fragment) and reports frames per second, CPU per frame, frames lost and
+// the process's peak resident memory.
+func benchPipeline(b *testing.B, build encoderBuilder) {
+	const w, h, fps = 1920, 1080, 30
+	src := &synthSource{w: w, h: h, fps: fps, build: build, limit: b.N, reached: make(chan struct{})}
+	dir := b.TempDir()
+	rec, err := capture.New(capture.Config{Dir: dir, Source: src})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	cpu0, t0 := cpuTime(), time.Now()
+	if _, err := rec.Start("bench", capture.Meta{Title: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	// The recording ends when the stream has delivered b.N frames.
+	<-src.reached
+	var frames int
+	for _, s := range rec.Recordings() {
+		frames = s.Frames
+	}
+	res, err := rec.Stop("bench")
+	elapsed, cpu := time.Since(t0), cpuTime()-cpu0
+	b.StopTimer()
+	rec.Close()
+	if err != nil && !errors.Is(err, capture.ErrNoMedia) {
+		b.Fatal(err)
+	}
+	if res.Path != "" {
+		os.Remove(res.Path)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "fps")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/frame")
+	b.ReportMetric(float64(b.N-frames), "frames-dropped")
+	b.ReportMetric(float64(maxRSS())/1024, "maxRSS-MiB")
+}
+
+// BenchmarkPipelineOpenH264 is 1080p through openh264 to disk.
+func BenchmarkPipelineOpenH264(b *testing.B) { benchPipeline(b, nil) }
+
+// BenchmarkPipelinePassThrough is the same without encoding: the box's
+// own cost per frame (frame conversion from YUYV included).
+func BenchmarkPipelinePassThrough(b *testing.B) {
+	au := oneIDR(b, 1920, 1080)
+	benchPipeline(b, func(r video.Reader, _ prop.Media) (codec.ReadCloser, error) {
+		return &passThrough{r: r, au: au}, nil
+	})
+}
