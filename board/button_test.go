@@ -9,7 +9,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"github.com/capturebox/capturebox/hal"
-	"github.com/capturebox/capturebox/hal/haltest"
+	"github.com/capturebox/capturebox/hal/halcheck"
 )
 
 func newTestPin(name string) *gpiotest.Pin {
@@ -123,7 +123,7 @@ func TestButtonConformance(t *testing.T) {
 			// A jig's relay lets the release settle before the next press.
 			time.Sleep(2 * DefaultSettle)
 		}
-		if err := haltest.CheckButton(b, press); err != nil {
+		if err := halcheck.CheckButton(b, press); err != nil {
 			t.Fatal(err)
 		}
 	})

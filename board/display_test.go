@@ -13,7 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/capturebox/capturebox/hal/haltest"
+	"github.com/capturebox/capturebox/hal/halcheck"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden byte streams in testdata")
@@ -206,7 +206,7 @@ func TestDisplayConformance(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := haltest.CheckDisplay(d); err != nil {
+				if err := halcheck.CheckDisplay(d); err != nil {
 					t.Fatalf("%v %dx%d: %v", mode, size[0], size[1], err)
 				}
 				if !w.closed {

@@ -13,7 +13,7 @@ import (
 // wired to the button's line through a 1 kΩ resistor. High is idle (the
 // pull-up already holds the line high), low presses. press holds the
 // button down for hold, releases it and waits for the release to settle,
-// as haltest.CheckButton wants; release frees the pin.
+// as halcheck.CheckButton wants; release frees the pin.
 func OpenJig(pinName string) (press func(hold time.Duration), release func() error, err error) {
 	n, err := ParsePin(pinName)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"github.com/capturebox/capturebox/hal"
-	"github.com/capturebox/capturebox/hal/haltest"
+	"github.com/capturebox/capturebox/hal/halcheck"
 )
 
 func TestLEDConformance(t *testing.T) {
@@ -21,7 +21,7 @@ func TestLEDConformance(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := haltest.CheckLED(led); err != nil {
+			if err := halcheck.CheckLED(led); err != nil {
 				t.Fatal(err)
 			}
 			if got, off := pin.Read(), gpio.Level(low); got != off {

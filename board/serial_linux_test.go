@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capturebox/capturebox/hal/halcheck"
 	"github.com/creack/pty"
-
-	"github.com/capturebox/capturebox/hal/haltest"
 )
 
 // openPTY returns a pseudo-terminal: the master for the test, the slave's
@@ -38,7 +37,7 @@ func TestConsoleOverPTY(t *testing.T) {
 	if c.Path() != path {
 		t.Errorf("Path %q", c.Path())
 	}
-	if err := haltest.CheckConsole(c, master); err != nil {
+	if err := halcheck.CheckConsole(c, master); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := c.Read(make([]byte, 4)); n != 0 || err != io.EOF {
@@ -88,7 +87,7 @@ func TestDisplayOverPTY(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := haltest.CheckDisplay(d); err != nil {
+			if err := halcheck.CheckDisplay(d); err != nil {
 				t.Fatal(err)
 			}
 			var wire []byte

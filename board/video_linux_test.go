@@ -21,7 +21,7 @@ import (
 
 	"github.com/capturebox/capturebox/capture"
 	"github.com/capturebox/capturebox/hal"
-	"github.com/capturebox/capturebox/hal/haltest"
+	"github.com/capturebox/capturebox/hal/halcheck"
 )
 
 // yuyvReader produces YUYV frames (a gradient, painted once, with the
@@ -129,7 +129,7 @@ func (l *limitStream) Next(ctx context.Context) (hal.Sample, error) {
 // TestStreamConformance runs the hal conformance checks on the stream and
 // openh264 encoder the V4L2 source uses (the VM test runs the device side).
 func TestStreamConformance(t *testing.T) {
-	if err := haltest.CheckCaptureSource(&synthSource{w: 320, h: 240, fps: 30}); err != nil {
+	if err := halcheck.CheckCaptureSource(&synthSource{w: 320, h: 240, fps: 30}); err != nil {
 		t.Fatal(err)
 	}
 }

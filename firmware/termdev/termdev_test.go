@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"github.com/capturebox/capturebox/hal"
-	"github.com/capturebox/capturebox/hal/haltest"
+	"github.com/capturebox/capturebox/hal/halcheck"
 )
 
 func TestConformance(t *testing.T) {
-	if err := haltest.CheckLED(NewLED(&bytes.Buffer{})); err != nil {
+	if err := halcheck.CheckLED(NewLED(&bytes.Buffer{})); err != nil {
 		t.Errorf("CheckLED: %v", err)
 	}
-	if err := haltest.CheckDisplay(NewDisplay(&bytes.Buffer{}, 16, 2)); err != nil {
+	if err := halcheck.CheckDisplay(NewDisplay(&bytes.Buffer{}, 16, 2)); err != nil {
 		t.Errorf("CheckDisplay: %v", err)
 	}
 }

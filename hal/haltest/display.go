@@ -2,11 +2,11 @@ package haltest
 
 import (
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/capturebox/capturebox/hal"
+	"github.com/capturebox/capturebox/hal/halcheck"
 )
 
 // DisplayFrame is one screen shown on a FakeDisplay.
@@ -34,7 +34,7 @@ func NewFakeDisplay(cols, rows int, clock func() time.Time) *FakeDisplay {
 	if cols <= 0 || rows <= 0 {
 		cols, rows = 16, 2
 	}
-	return &FakeDisplay{clock: clockOrNow(clock), cols: cols, rows: rows, lines: RenderDisplay(cols, rows)}
+	return &FakeDisplay{clock: clockOrNow(clock), cols: cols, rows: rows, lines: halcheck.RenderDisplay(cols, rows)}
 }
 
 // Size implements hal.Display.
@@ -47,7 +47,7 @@ func (d *FakeDisplay) Show(lines ...string) error {
 	if d.closed {
 		return fmt.Errorf("display show: %w", ErrClosed)
 	}
-	d.lines = RenderDisplay(d.cols, d.rows, lines...)
+	d.lines = halcheck.RenderDisplay(d.cols, d.rows, lines...)
 	d.history = append(d.history, DisplayFrame{At: d.clock(), Lines: append([]string(nil), d.lines...)})
 	return nil
 }
@@ -77,33 +77,4 @@ func (d *FakeDisplay) Close() error {
 	defer d.mu.Unlock()
 	d.closed = true
 	return nil
-}
-
-// RenderDisplay returns what the hal.Display contract says a cols×rows
-// display shows for lines: line i on row i, extra lines ignored, missing
-// lines blank, each line cut or padded with spaces to cols, and every rune
-// outside printable ASCII (0x20–0x7E) shown as '?'.
-func RenderDisplay(cols, rows int, lines ...string) []string {
-	out := make([]string, rows)
-	for i := range rows {
-		var b strings.Builder
-		n := 0
-		if i < len(lines) {
-			for _, r := range lines[i] {
-				if n == cols {
-					break
-				}
-				if r < 0x20 || r > 0x7e {
-					r = '?'
-				}
-				b.WriteRune(r)
-				n++
-			}
-		}
-		for ; n < cols; n++ {
-			b.WriteByte(' ')
-		}
-		out[i] = b.String()
-	}
-	return out
 }

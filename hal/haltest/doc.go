@@ -1,5 +1,7 @@
-// Package haltest provides fakes of the hal contracts and the conformance
-// checks that both the fakes and the real board drivers must pass.
+// Package haltest provides fakes of the hal contracts. The conformance
+// checks that both the fakes and the real board drivers must pass live in
+// hal/halcheck, so that the firmware binary can run them on a real board
+// without linking a fake.
 //
 // Every fake keeps its state under a mutex, delivers events through
 // channels and logs its calls with timestamps from an injected clock
@@ -8,12 +10,7 @@
 // and timers, never on a mutex or a busy loop, so fake time can advance
 // while a test waits on them.
 //
-// The Check functions (CheckLED, CheckButton, CheckDisplay, CheckConsole,
-// CheckCaptureSource) exercise a contract from the outside and return an
-// error describing the first violation. They use only the hal interfaces, so
-// a smoke test on the box runs them against the real drivers.
-//
-// This package imports only hal and the standard library.
+// This package imports only hal, hal/halcheck and the standard library.
 package haltest
 
 import "time"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/capturebox/capturebox/hal/halcheck"
 	"github.com/capturebox/capturebox/hal/haltest"
 )
 
@@ -11,7 +12,7 @@ import (
 // runs against the fake.
 func ExampleCheckLED() {
 	led := haltest.NewFakeLED(nil)
-	fmt.Println(haltest.CheckLED(led))
+	fmt.Println(halcheck.CheckLED(led))
 	fmt.Println(led.Pattern(), len(led.Timeline()), "changes")
 	// Output:
 	// <nil>

@@ -3,6 +3,8 @@ package haltest
 import (
 	"bytes"
 	"math/bits"
+
+	"github.com/capturebox/capturebox/hal/halcheck"
 )
 
 // This file is a tiny H.264 encoder for the fake camera. It writes a
@@ -79,14 +81,6 @@ func (w *bitWriter) trailing() []byte {
 	w.alignZero()
 	return w.buf
 }
-
-// NAL unit types used here.
-const (
-	nalNonIDR = 1
-	nalIDR    = 5
-	nalSPS    = 7
-	nalPPS    = 8
-)
 
 // appendNAL appends a start code, the NAL header and the RBSP with
 // emulation prevention bytes.
@@ -329,28 +323,12 @@ func (e *h264Encoder) encode(pic *picture, key bool) (au []byte, isKey bool) {
 	rbsp := w.trailing()
 
 	if key {
-		au = appendNAL(au, 3, nalSPS, e.sps)
-		au = appendNAL(au, 3, nalPPS, e.pps)
-		au = appendNAL(au, 3, nalIDR, rbsp)
+		au = appendNAL(au, 3, halcheck.NALSPS, e.sps)
+		au = appendNAL(au, 3, halcheck.NALPPS, e.pps)
+		au = appendNAL(au, 3, halcheck.NALIDR, rbsp)
 	} else {
-		au = appendNAL(au, 2, nalNonIDR, rbsp)
+		au = appendNAL(au, 2, halcheck.NALNonIDR, rbsp)
 	}
 	e.prev = pic
 	return au, key
-}
-
-// nalTypes returns the NAL unit types of an Annex B byte stream, in order.
-func nalTypes(data []byte) []int {
-	var types []int
-	for i := 0; i+3 <= len(data); {
-		if data[i] == 0 && data[i+1] == 0 && data[i+2] == 1 {
-			if i+3 < len(data) {
-				types = append(types, int(data[i+3]&0x1f))
-			}
-			i += 3
-			continue
-		}
-		i++
-	}
-	return types
 }

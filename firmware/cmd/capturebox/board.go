@@ -16,7 +16,7 @@ import (
 	"github.com/capturebox/capturebox/firmware/config"
 	"github.com/capturebox/capturebox/firmware/console"
 	"github.com/capturebox/capturebox/hal"
-	"github.com/capturebox/capturebox/hal/haltest"
+	"github.com/capturebox/capturebox/hal/halcheck"
 )
 
 // boardCapture opens the board's video capture: the V4L2 device of
@@ -180,7 +180,7 @@ func selftest(w io.Writer, bc board.Config, jig, loopback, only string) error {
 		}
 	}
 	if want("led") {
-		report("led", haltest.CheckLED(b.LED), "")
+		report("led", halcheck.CheckLED(b.LED), "")
 	}
 	if want("button") {
 		if jig == "" {
@@ -188,7 +188,7 @@ func selftest(w io.Writer, bc board.Config, jig, loopback, only string) error {
 		} else {
 			press, release, err := board.OpenJig(jig)
 			if err == nil {
-				err = haltest.CheckButton(b.Button, press)
+				err = halcheck.CheckButton(b.Button, press)
 				release()
 			}
 			report("button", err, "")
@@ -198,7 +198,7 @@ func selftest(w io.Writer, bc board.Config, jig, loopback, only string) error {
 		if b.Display == nil {
 			report("display", nil, "no display (hardware.display_port)")
 		} else {
-			report("display", haltest.CheckDisplay(b.Display), "")
+			report("display", halcheck.CheckDisplay(b.Display), "")
 		}
 	}
 	if want("console") {
@@ -210,7 +210,7 @@ func selftest(w io.Writer, bc board.Config, jig, loopback, only string) error {
 		default:
 			peer, err := board.OpenConsole(loopback, bc.ConsoleBaud)
 			if err == nil {
-				err = haltest.CheckConsole(b.Console, peer)
+				err = halcheck.CheckConsole(b.Console, peer)
 				peer.Close()
 			}
 			report("console", err, "")
@@ -219,7 +219,7 @@ func selftest(w io.Writer, bc board.Config, jig, loopback, only string) error {
 	if want("capture") {
 		src, err := boardCapture(config.Default(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err == nil {
-			err = haltest.CheckCaptureSource(src)
+			err = halcheck.CheckCaptureSource(src)
 		}
 		report("capture", err, "")
 	}

@@ -1,4 +1,4 @@
-package haltest
+package halcheck
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/capturebox/capturebox/hal"
@@ -369,13 +370,13 @@ func (c *sampleChecker) check(s hal.Sample) error {
 	if c.videos == 1 && !s.Key {
 		return errors.New("the first video sample is not a key frame")
 	}
-	if s.Key != has[nalIDR] {
-		return fmt.Errorf("video sample %d: Key is %v but IDR slice present is %v", c.videos, s.Key, has[nalIDR])
+	if s.Key != has[NALIDR] {
+		return fmt.Errorf("video sample %d: Key is %v but IDR slice present is %v", c.videos, s.Key, has[NALIDR])
 	}
-	if s.Key && (!has[nalSPS] || !has[nalPPS]) {
-		return fmt.Errorf("key video sample %d lacks its parameter sets (SPS %v, PPS %v)", c.videos, has[nalSPS], has[nalPPS])
+	if s.Key && (!has[NALSPS] || !has[NALPPS]) {
+		return fmt.Errorf("key video sample %d lacks its parameter sets (SPS %v, PPS %v)", c.videos, has[NALSPS], has[NALPPS])
 	}
-	if !has[nalIDR] && !has[nalNonIDR] {
+	if !has[NALIDR] && !has[NALNonIDR] {
 		return fmt.Errorf("video sample %d has no picture slice", c.videos)
 	}
 	return nil
@@ -474,4 +475,58 @@ func CheckCaptureSource(src hal.CaptureSource) error {
 		return fmt.Errorf("capture: Close after reopening: %w", err)
 	}
 	return nil
+}
+
+// RenderDisplay returns what the hal.Display contract says a cols×rows
+// display shows for lines: line i on row i, extra lines ignored, missing
+// lines blank, each line cut or padded with spaces to cols, and every rune
+// outside printable ASCII (0x20–0x7E) shown as '?'.
+func RenderDisplay(cols, rows int, lines ...string) []string {
+	out := make([]string, rows)
+	for i := range rows {
+		var b strings.Builder
+		n := 0
+		if i < len(lines) {
+			for _, r := range lines[i] {
+				if n == cols {
+					break
+				}
+				if r < 0x20 || r > 0x7e {
+					r = '?'
+				}
+				b.WriteRune(r)
+				n++
+			}
+		}
+		for ; n < cols; n++ {
+			b.WriteByte(' ')
+		}
+		out[i] = b.String()
+	}
+	return out
+}
+
+// The H.264 NAL unit types (ITU-T H.264 table 7-1) that CheckCaptureSource
+// looks for and the fake camera writes.
+const (
+	NALNonIDR = 1
+	NALIDR    = 5
+	NALSPS    = 7
+	NALPPS    = 8
+)
+
+// nalTypes returns the NAL unit types of an Annex B byte stream, in order.
+func nalTypes(data []byte) []int {
+	var types []int
+	for i := 0; i+3 <= len(data); {
+		if data[i] == 0 && data[i+1] == 0 && data[i+2] == 1 {
+			if i+3 < len(data) {
+				types = append(types, int(data[i+3]&0x1f))
+			}
+			i += 3
+			continue
+		}
+		i++
+	}
+	return types
 }

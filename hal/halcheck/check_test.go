@@ -1,4 +1,4 @@
-package haltest_test
+package halcheck_test
 
 import (
 	"context"
@@ -11,26 +11,27 @@ import (
 	"time"
 
 	"github.com/capturebox/capturebox/hal"
+	"github.com/capturebox/capturebox/hal/halcheck"
 	"github.com/capturebox/capturebox/hal/haltest"
 )
 
 func TestChecksPassOnFakes(t *testing.T) {
 	t.Run("LED", func(t *testing.T) {
-		if err := haltest.CheckLED(haltest.NewFakeLED(nil)); err != nil {
+		if err := halcheck.CheckLED(haltest.NewFakeLED(nil)); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("Button", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			b := haltest.NewFakeButton(nil)
-			if err := haltest.CheckButton(b, b.Hold); err != nil {
+			if err := halcheck.CheckButton(b, b.Hold); err != nil {
 				t.Fatal(err)
 			}
 		})
 	})
 	t.Run("Display", func(t *testing.T) {
 		for _, size := range [][2]int{{16, 2}, {20, 4}, {8, 1}} {
-			if err := haltest.CheckDisplay(haltest.NewFakeDisplay(size[0], size[1], nil)); err != nil {
+			if err := halcheck.CheckDisplay(haltest.NewFakeDisplay(size[0], size[1], nil)); err != nil {
 				t.Fatalf("%dx%d: %v", size[0], size[1], err)
 			}
 		}
@@ -38,7 +39,7 @@ func TestChecksPassOnFakes(t *testing.T) {
 	t.Run("Console", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			c := haltest.NewFakeConsole(nil)
-			if err := haltest.CheckConsole(c, c.Peer()); err != nil {
+			if err := halcheck.CheckConsole(c, c.Peer()); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -46,7 +47,7 @@ func TestChecksPassOnFakes(t *testing.T) {
 	t.Run("CaptureSource", func(t *testing.T) {
 		for _, cfg := range []haltest.CameraConfig{{}, {Width: 320, Height: 180, FPS: 25}, {FPS: 60, KeyInterval: 1}} {
 			synctest.Test(t, func(t *testing.T) {
-				if err := haltest.CheckCaptureSource(haltest.NewFakeCamera(cfg)); err != nil {
+				if err := halcheck.CheckCaptureSource(haltest.NewFakeCamera(cfg)); err != nil {
 					t.Fatalf("%+v: %v", cfg, err)
 				}
 			})
@@ -116,14 +117,14 @@ func TestCheckLEDFails(t *testing.T) {
 		"second close fails": {closeTwiceErr: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if err := haltest.CheckLED(led); err == nil {
+			if err := halcheck.CheckLED(led); err == nil {
 				t.Fatal("CheckLED passed a broken LED")
 			} else {
 				t.Log(err)
 			}
 		})
 	}
-	if err := haltest.CheckLED(&brokenLED{}); err != nil {
+	if err := halcheck.CheckLED(&brokenLED{}); err != nil {
 		t.Fatalf("the unbroken control LED fails: %v", err)
 	}
 }
@@ -208,7 +209,7 @@ func TestCheckButtonFails(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				b := mk()
-				if err := haltest.CheckButton(b, b.hold); err == nil {
+				if err := halcheck.CheckButton(b, b.hold); err == nil {
 					t.Fatal("CheckButton passed a broken button")
 				} else {
 					t.Log(err)
@@ -218,7 +219,7 @@ func TestCheckButtonFails(t *testing.T) {
 	}
 	synctest.Test(t, func(t *testing.T) {
 		b := newRawButton(8)
-		if err := haltest.CheckButton(b, b.hold); err != nil {
+		if err := halcheck.CheckButton(b, b.hold); err != nil {
 			t.Fatalf("the unbroken control button fails: %v", err)
 		}
 	})
@@ -245,7 +246,7 @@ func (d *brokenDisplay) Close() error    { d.closed = true; return nil }
 func (d *brokenDisplay) Lines() []string { return d.lines }
 
 func TestCheckDisplayFails(t *testing.T) {
-	good := func(lines []string) []string { return haltest.RenderDisplay(16, 2, lines...) }
+	good := func(lines []string) []string { return halcheck.RenderDisplay(16, 2, lines...) }
 	for name, d := range map[string]*brokenDisplay{
 		"no padding": {render: func(lines []string) []string {
 			out := good(lines)
@@ -283,14 +284,14 @@ func TestCheckDisplayFails(t *testing.T) {
 		"show after close": {render: good, showAfter: true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if err := haltest.CheckDisplay(d); err == nil {
+			if err := halcheck.CheckDisplay(d); err == nil {
 				t.Fatal("CheckDisplay passed a broken display")
 			} else {
 				t.Log(err)
 			}
 		})
 	}
-	if err := haltest.CheckDisplay(&brokenDisplay{render: good}); err != nil {
+	if err := halcheck.CheckDisplay(&brokenDisplay{render: good}); err != nil {
 		t.Fatalf("the unbroken control display fails: %v", err)
 	}
 }
@@ -367,7 +368,7 @@ func TestCheckConsoleFails(t *testing.T) {
 				c := mk(f)
 				c.release = make(chan struct{})
 				defer close(c.release)
-				if err := haltest.CheckConsole(c, f.Peer()); err == nil {
+				if err := halcheck.CheckConsole(c, f.Peer()); err == nil {
 					t.Fatal("CheckConsole passed a broken console")
 				} else {
 					t.Log(err)
@@ -455,7 +456,7 @@ func TestCheckCaptureSourceFails(t *testing.T) {
 		t.Run(fault, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				src := &brokenSource{cam: haltest.NewFakeCamera(haltest.CameraConfig{}), spare: haltest.NewFakeCamera(haltest.CameraConfig{}), fault: fault}
-				if err := haltest.CheckCaptureSource(src); err == nil {
+				if err := halcheck.CheckCaptureSource(src); err == nil {
 					t.Fatal("CheckCaptureSource passed a broken source")
 				} else {
 					t.Log(err)
@@ -467,7 +468,7 @@ func TestCheckCaptureSourceFails(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			cam := haltest.NewFakeCamera(haltest.CameraConfig{})
 			cam.Unplug()
-			err := haltest.CheckCaptureSource(cam)
+			err := halcheck.CheckCaptureSource(cam)
 			if !errors.Is(err, hal.ErrNoSignal) {
 				t.Fatalf("CheckCaptureSource on an unplugged camera = %v, want hal.ErrNoSignal", err)
 			}
@@ -475,7 +476,7 @@ func TestCheckCaptureSourceFails(t *testing.T) {
 	})
 	synctest.Test(t, func(t *testing.T) {
 		src := &brokenSource{cam: haltest.NewFakeCamera(haltest.CameraConfig{})}
-		if err := haltest.CheckCaptureSource(src); err != nil {
+		if err := halcheck.CheckCaptureSource(src); err != nil {
 			t.Fatalf("the unbroken control source fails: %v", err)
 		}
 	})
