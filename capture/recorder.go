@@ -28,8 +28,10 @@
 // the gap is a hole in the timeline of the same length as the outage, and
 // the sidecar's Parts list the continuous spans.
 //
-// Audio samples are not recorded yet; the hal.Stream contract does not
-// describe the audio format that an MP4 sample entry needs.
+// Sound comes from a separate input (Config.Audio, a hal.AudioSource of
+// PCM) and is encoded by Config.AudioCodec into a second track of the same
+// file, in the same fragments, on the same capture clock; see audio.go and
+// audiotrack.go. The audio samples of hal.Stream are not used.
 package capture
 
 import (
@@ -81,6 +83,16 @@ type Config struct {
 	// the recorder's capture goroutine. It must not block for long nor
 	// call the Recorder.
 	OnHealth func(Health)
+
+	// Audio is the sound input; nil records picture only. AudioCodec
+	// encodes it and is required with it. See audio.go.
+	Audio      hal.AudioSource
+	AudioCodec hal.AudioCodec
+	// SilenceAfter is how long the sound must stay below SilenceLevel
+	// (dBFS) to be noted in the sidecar; defaults DefaultSilenceAfter and
+	// DefaultSilenceLevel.
+	SilenceAfter time.Duration
+	SilenceLevel float64
 }
 
 // Health is the state of the capture input while recording.
@@ -145,6 +157,9 @@ type Recorder struct {
 	loopDone chan struct{} // closed when the capture goroutine has exited
 	health   Health
 	closed   bool
+	// audioLostSince is when the sound input stopped delivering; zero
+	// while it delivers (or has not been opened yet).
+	audioLostSince time.Time
 }
 
 // New returns a Recorder. It opens nothing until a recording starts. Call
@@ -166,6 +181,15 @@ func New(cfg Config) (*Recorder, error) {
 	}
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = time.Second
+	}
+	if cfg.Audio != nil && cfg.AudioCodec == nil {
+		return nil, errors.New("capture: a sound input without a sound codec")
+	}
+	if cfg.SilenceAfter <= 0 {
+		cfg.SilenceAfter = DefaultSilenceAfter
+	}
+	if cfg.SilenceLevel == 0 {
+		cfg.SilenceLevel = DefaultSilenceLevel
 	}
 	r := &Recorder{
 		cfg:   cfg,
@@ -198,6 +222,14 @@ type Recording struct {
 	parts     []Span
 	spanStart time.Time // start of the current span; zero between spans
 	lastEnd   time.Time
+
+	// Sound (audio.go).
+	audio        AudioNotes
+	audioEnd     time.Time     // end of the last sound packet written
+	audioMoved   chan struct{} // closed when sound is written; nil when nobody waits
+	videoClosed  bool          // Stop is draining the sound: no more video
+	silentSince  time.Time     // start of the current silence; zero when not silent
+	silenceNoted bool          // the current silence is in audio.Silences
 }
 
 // ID returns the recording's id.
@@ -281,6 +313,12 @@ func (r *Recorder) Start(id string, meta Meta) (*Recording, error) {
 func (r *Recorder) Stop(id string) (Result, error) {
 	r.mu.Lock()
 	rc, ok := r.recs[id]
+	r.mu.Unlock()
+	if ok {
+		rc.drainAudio()
+	}
+	r.mu.Lock()
+	rc, ok = r.recs[id]
 	if !ok {
 		r.mu.Unlock()
 		return Result{}, fmt.Errorf("stop %q: %w", id, ErrUnknownRecording)
@@ -292,9 +330,10 @@ func (r *Recorder) Stop(id string) (Result, error) {
 		r.cancel = nil
 		done = r.loopDone
 	}
+	audioLost := r.audioLostSince
 	r.mu.Unlock()
 
-	res, err := rc.finish()
+	res, err := rc.finish(audioLost)
 	if done != nil {
 		<-done
 	}
@@ -367,6 +406,14 @@ func (r *Recorder) run(ctx context.Context, prev <-chan struct{}, done chan<- st
 		case <-ctx.Done():
 			return
 		}
+	}
+	if r.cfg.Audio != nil {
+		audioDone := make(chan struct{})
+		go func() {
+			defer close(audioDone)
+			r.runAudio(ctx)
+		}()
+		defer func() { <-audioDone }()
 	}
 	for ctx.Err() == nil {
 		s, err := r.cfg.Source.Open(ctx)
@@ -478,14 +525,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (rc *Recording) write(s hal.Sample) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.stopped || rc.err != nil || s.Kind != hal.Video {
+	if rc.stopped || rc.err != nil || s.Kind != hal.Video || rc.videoClosed {
 		return
 	}
 	if rc.needKey && !s.Key {
 		return
 	}
 	if rc.w == nil {
-		w, err := createFMP4(partPath(rc.dir, rc.id), s, rc.rec.cfg.FragmentDuration)
+		w, err := createFMP4AV(partPath(rc.dir, rc.id), s, rc.rec.cfg.FragmentDuration, rc.rec.audioEncoding())
 		if err != nil {
 			rc.failLocked(err)
 			return
@@ -552,14 +599,22 @@ func (rc *Recording) sidecarLocked(st State) Sidecar {
 		sc.Bytes = rc.w.bytes
 	}
 	sc.Parts = append([]Span(nil), rc.parts...)
+	if rc.w != nil && rc.w.audio != nil {
+		notes := rc.audio
+		notes.Codec = rc.w.audio.enc.Codec
+		notes.Silences = append([]Span(nil), notes.Silences...)
+		notes.Gaps = append([]Span(nil), notes.Gaps...)
+		sc.Audio = &notes
+	}
 	if rc.err != nil {
 		sc.Error = rc.err.Error()
 	}
 	return sc
 }
 
-// finish closes the recording's file and publishes it.
-func (rc *Recording) finish() (Result, error) {
+// finish closes the recording's file and publishes it. audioLost is
+// when the sound input was lost, if it still is.
+func (rc *Recording) finish(audioLost time.Time) (Result, error) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.stopped = true
@@ -576,6 +631,7 @@ func (rc *Recording) finish() (Result, error) {
 	if err := rc.w.close(); err != nil {
 		errs = append(errs, err)
 	}
+	rc.closeAudioLocked(audioLost)
 	rc.endSpanLocked()
 	if err := os.Rename(rc.w.path, finalPath(rc.dir, rc.id)); err != nil {
 		errs = append(errs, fmt.Errorf("stop %s: %w", rc.id, err))

@@ -78,6 +78,8 @@ type Sidecar struct {
 	Duration time.Duration `json:"duration,omitempty"`
 	// Error records why the recording ended badly, if it did.
 	Error string `json:"error,omitempty"`
+	// Audio describes the sound track (audio.go); nil without one.
+	Audio *AudioNotes `json:"audio,omitempty"`
 }
 
 // SidecarPath returns the sidecar path of recording id in dir.
