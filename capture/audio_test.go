@@ -116,7 +116,7 @@ func TestSoundGapsAndSilence(t *testing.T) {
 		time.Sleep(time.Second) // 7.005 s
 		mic.Unplug()
 		time.Sleep(500 * time.Millisecond)
-		mic.Plug() // the retry opens it again at about 8 s
+		mic.Plug()                          // the retry opens it again at about 8 s
 		time.Sleep(2494 * time.Millisecond) // to 9.999 s
 		var err error
 		if res, err = r.Stop("holes"); err != nil {

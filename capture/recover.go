@@ -206,7 +206,7 @@ func scanFMP4(path string) (fmp4Scan, error) {
 	}
 	scan := fmp4Scan{size: fi.Size()}
 	var trex map[uint32]*mp4.TrexBox // by track ID; nil until the moov is read
-	var videoID uint32                // the first track: the timeline's
+	var videoID uint32               // the first track: the timeline's
 	var moof *mp4.MoofBox
 	for off := int64(0); ; {
 		typ, size, hdr, ok := boxHeader(f, off, scan.size)
