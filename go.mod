@@ -6,15 +6,16 @@ require (
 	github.com/Eyevinn/mp4ff v0.52.0
 	github.com/emersion/go-ical v0.0.0-20250329121855-f41e73efc392
 	github.com/fclairamb/ftpserverlib v0.30.0
+	github.com/gen2brain/alsa v0.6.0
 	github.com/google/renameio/v2 v2.0.2
 	github.com/jlaffaye/ftp v0.2.4
 	github.com/pelletier/go-toml/v2 v2.4.3
+	github.com/pion/mediadevices v0.10.0
 	github.com/spf13/afero v1.15.0
 	github.com/teambition/rrule-go v1.8.2
 )
 
 require (
-	github.com/gen2brain/alsa v0.6.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/pion/datachannel v1.5.10 // indirect
 	github.com/pion/dtls/v3 v3.0.8 // indirect
@@ -22,7 +23,6 @@ require (
 	github.com/pion/interceptor v0.1.42 // indirect
 	github.com/pion/logging v0.2.4 // indirect
 	github.com/pion/mdns/v2 v2.1.0 // indirect
-	github.com/pion/mediadevices v0.10.0 // indirect
 	github.com/pion/randutil v0.1.0 // indirect
 	github.com/pion/rtcp v1.2.16 // indirect
 	github.com/pion/rtp v1.8.26 // indirect
