@@ -10,6 +10,9 @@
 #   node     Node.js and npm, and the npm packages of the test folders
 #            (the official Kaltura client, ical.js)
 #   bench    curl, GNU time and jq (scripts/bench-upload.sh)
+#   vmlab    qemu-system-arm, busybox-static, cpio, and Debian's arm64/armhf
+#            kernels and busybox in .cache/vmlab/ (scripts/vmlab/fetch.sh;
+#            tools/vmlab boots them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,6 +59,10 @@ for group in "$@"; do
 	ffmpeg) apt_install ffmpeg ;;
 	ftpd) apt_install pure-ftpd ;;
 	bench) apt_install curl time jq ;;
+	vmlab)
+		apt_install qemu-system-arm busybox-static cpio
+		scripts/vmlab/fetch.sh
+		;;
 	node)
 		command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 		while IFS= read -r pkg; do
