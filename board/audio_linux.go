@@ -55,8 +55,8 @@ func NewALSA(device string, clock func() time.Time) *ALSA {
 const alsaPeriod = 10 * time.Millisecond
 
 // alsaPeriods is how many periods the device's buffer holds: how late the
-// reader may be before the device overruns.
-const alsaPeriods = 16
+// reader may be before the device overruns (half a second).
+const alsaPeriods = 50
 
 // AudioInput is an ALSA capture device found on the machine.
 type AudioInput struct {
@@ -180,9 +180,12 @@ type alsaStream struct {
 	format hal.AudioFormat
 	buf    []int16
 
-	closed  atomic.Bool
-	io      sync.Mutex // held by Read while it uses pcm; Close takes it before closing
-	overrun bool       // guarded by io
+	closed atomic.Bool
+	io     sync.Mutex // held by Read while it uses pcm; Close takes it before closing
+	// Guarded by io.
+	overrun    bool          // frames were lost before the next chunk
+	last, next time.Time     // the last chunk's time, and where its end puts the next
+	drift      time.Duration // filtered raw time minus the count
 }
 
 // Format implements hal.AudioStream.
@@ -211,10 +214,9 @@ func (s *alsaStream) Read(ctx context.Context) (hal.AudioChunk, error) {
 			if derr != nil || delay < 0 {
 				delay = 0
 			}
-			frames := time.Duration(n + delay)
-			at := now.Add(-frames * time.Second / time.Duration(s.format.Rate))
-			c := hal.AudioChunk{PCM: append([]int16(nil), s.buf[:n*s.format.Channels]...), At: at, Overrun: s.overrun}
-			s.overrun = false
+			raw := now.Add(-s.frames(n + delay))
+			c := hal.AudioChunk{PCM: append([]int16(nil), s.buf[:n*s.format.Channels]...)}
+			c.At, c.Overrun = s.stamp(raw, n)
 			return c, nil
 		}
 		switch {
@@ -239,6 +241,50 @@ func (s *alsaStream) Read(ctx context.Context) (hal.AudioChunk, error) {
 		}
 		_ = ready // on a timeout, go round and check ctx and Close
 	}
+}
+
+// Stamping. raw, the clock's time when a chunk was read less the frames
+// waiting behind it and its own length, is right on average but jitters by
+// a few milliseconds (the device's pointer moves in steps, the reader is
+// scheduled late), so chunk times follow the frame count, slewed towards
+// the raw times by at most alsaSlew a chunk: that follows any drift between
+// the sound card's clock and the system's, keeps the times increasing and
+// continuous, and keeps them on the capture clock. A raw time more than
+// alsaResync away from the count (a stall, or a hole the device did not
+// report) re-anchors the count there and flags the chunk like an overrun.
+const (
+	alsaSlew   = 200 * time.Microsecond
+	alsaResync = 100 * time.Millisecond
+)
+
+func (s *alsaStream) frames(n int) time.Duration {
+	return time.Duration(n) * time.Second / time.Duration(s.format.Rate)
+}
+
+// stamp returns the capture time of a chunk of n frames whose raw time is
+// raw, and whether it comes after a hole.
+func (s *alsaStream) stamp(raw time.Time, n int) (time.Time, bool) {
+	overrun := s.overrun
+	s.overrun = false
+	var at time.Time
+	e := raw.Sub(s.next)
+	switch {
+	case s.next.IsZero() || overrun || e > alsaResync || e < -alsaResync:
+		at, s.drift = raw, 0
+		if !s.last.IsZero() {
+			overrun = true
+			if !at.After(s.last) {
+				at = s.last.Add(time.Nanosecond)
+			}
+		}
+	default:
+		s.drift += (e - s.drift) / 16
+		corr := max(-alsaSlew, min(alsaSlew, s.drift))
+		s.drift -= corr
+		at = s.next.Add(corr)
+	}
+	s.last, s.next = at, at.Add(s.frames(n))
+	return at, overrun
 }
 
 // restart recovers from an overrun that Read did not.

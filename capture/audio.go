@@ -242,12 +242,40 @@ func (r *Recorder) pumpAudio(ctx context.Context, s hal.AudioStream) error {
 	if err != nil {
 		return err
 	}
-	var recs []*Recording
-	for first := true; ; first = false {
-		c, err := s.Read(ctx)
-		if err != nil {
-			return err
+	// The input is read on its own goroutine, so that a stalled encoder or
+	// a slow fsync of a fragment does not make the device overrun; a
+	// consumer more than audioQueue chunks behind loses chunks, and the
+	// next one is flagged as coming after a hole.
+	chunks := make(chan hal.AudioChunk, audioQueue)
+	rctx, cancel := context.WithCancel(ctx)
+	var readErr error
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		defer close(chunks)
+		dropped := false
+		for {
+			c, err := s.Read(rctx)
+			if err != nil {
+				readErr = err
+				return
+			}
+			c.Overrun = c.Overrun || dropped
+			select {
+			case chunks <- c:
+				dropped = false
+			default:
+				dropped = true
+			}
 		}
+	}()
+	defer func() {
+		cancel()
+		<-readDone
+	}()
+	var recs []*Recording
+	first := true
+	for c := range chunks {
 		frames, gap, err := pipe.push(c)
 		if err != nil {
 			return err
@@ -274,8 +302,14 @@ func (r *Recorder) pumpAudio(ctx context.Context, s hal.AudioStream) error {
 				rc.writeAudio(f)
 			}
 		}
+		first = false
 	}
+	return readErr // set before chunks was closed
 }
+
+// audioQueue is how many chunks the sound input's reader keeps for the
+// encoder: 2.5 s of 10 ms periods, about 480 KiB of 48 kHz stereo.
+const audioQueue = 256
 
 // writeAudio adds one sound packet to the recording and watches for
 // silence.
