@@ -276,6 +276,9 @@ func (r *Recorder) pumpAudio(ctx context.Context, s hal.AudioStream) error {
 	var recs []*Recording
 	first := true
 	for c := range chunks {
+		if ctx.Err() != nil {
+			return ctx.Err() // stopping: the backlog is not wanted
+		}
 		frames, gap, err := pipe.push(c)
 		if err != nil {
 			return err
