@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/capturebox/capturebox/board"
@@ -37,8 +38,20 @@ func TestALSAConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rms := haltest.RMS(pcm, f.Channels)
-	t.Logf("%s: %d Hz × %d, %d frames read, RMS %.1f", dev, f.Rate, f.Channels, len(pcm)/f.Channels, rms)
+	// The level of 10 ms chunks, 90th percentile: in the VM lab the tone's
+	// player can starve and leave silent stretches that are not the
+	// driver's doing; a silent capture still gives 0.
+	var levels []float64
+	n := f.Rate / 100 * f.Channels
+	for i := 0; i+n <= len(pcm); i += n {
+		levels = append(levels, haltest.RMS(pcm[i:i+n], f.Channels))
+	}
+	slices.Sort(levels)
+	var rms float64
+	if len(levels) > 0 {
+		rms = levels[len(levels)*9/10]
+	}
+	t.Logf("%s: %d Hz × %d, %d frames read, RMS %.1f overall, %.1f in 90%% of chunks", dev, f.Rate, f.Channels, len(pcm)/f.Channels, haltest.RMS(pcm, f.Channels), rms)
 	if s := os.Getenv(ToneEnv); s != "" {
 		var want float64
 		if _, err := fmt.Sscan(s, &want); err != nil {

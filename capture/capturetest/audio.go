@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -162,4 +163,21 @@ func ReadTrack(path string, id uint32) ([]Sample, uint32, error) {
 		}
 	}
 	return out, timescale, nil
+}
+
+// LevelQuantile splits pcm into windows of n samples, measures the RMS of
+// each, and returns the q-quantile (0..1) of those levels. Under an
+// emulated machine a tone's player can starve and leave stretches of
+// silence that are not the recorder's doing; a high quantile still
+// measures the tone's level where it played, and a silent track gives 0.
+func LevelQuantile(pcm []int16, n int, q float64) float64 {
+	var levels []float64
+	for i := 0; i+n <= len(pcm); i += n {
+		levels = append(levels, RMS(pcm, i, i+n))
+	}
+	if len(levels) == 0 {
+		return 0
+	}
+	slices.Sort(levels)
+	return levels[min(len(levels)-1, int(q*float64(len(levels))))]
 }
