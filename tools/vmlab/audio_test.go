@@ -57,11 +57,11 @@ func crossBuild(t *testing.T, arch, pkg, out string, cgo, test bool) {
 }
 
 // TestSoundInVM records sound from a real ALSA driver inside Debian's ARM
-// kernel: snd-aloop, with soundlab playing a 1 kHz tone at amplitude 8000
+// kernel: snd-aloop, with audiolab playing a 1 kHz tone at amplitude 8000
 // into the loopback's device 0 while the box's sound input
 // (board.NewALSA) captures from its device 1. First board's own
 // TestALSAConformance runs the hal.AudioSource checks against the driver
-// and measures the tone (RMS 8000/√2 = 5656.9); then soundlab records 5 s
+// and measures the tone (RMS 8000/√2 = 5656.9); then audiolab records 5 s
 // as the box does (fake camera for the picture, ALSA and opus for the
 // sound) onto a virtio disk, and again with the sound stored as PCM, and
 // the host checks the files (checkSoundFile): both streams decode without
@@ -74,8 +74,8 @@ func TestSoundInVM(t *testing.T) {
 			l := Require(t, arch)
 			capturetest.FFprobe(t)
 			bin := t.TempDir()
-			soundlab, boardTest := filepath.Join(bin, "soundlab"), filepath.Join(bin, "board.test")
-			crossBuild(t, arch, "./tools/soundlab", soundlab, true, false)
+			audiolab, boardTest := filepath.Join(bin, "audiolab"), filepath.Join(bin, "board.test")
+			crossBuild(t, arch, "./board/audiolab", audiolab, true, false)
 			crossBuild(t, arch, "./board", boardTest, false, true)
 			disk := filepath.Join(t.TempDir(), "data.img")
 			if err := os.WriteFile(disk, make([]byte, 16<<20), 0o644); err != nil {
@@ -88,24 +88,24 @@ func TestSoundInVM(t *testing.T) {
 			res, err := l.Run(context.Background(), Config{
 				Modules: []string{"virtio_pci", "virtio_blk", "snd-aloop"},
 				Files: []File{
-					{Path: "/bin/soundlab", Mode: 0o755, Source: soundlab},
+					{Path: "/bin/audiolab", Mode: 0o755, Source: audiolab},
 					{Path: "/bin/board.test", Mode: 0o755, Source: boardTest},
 				},
 				Script: `set -e
 cat /proc/asound/cards
-soundlab tone -device hw:0,0 -seconds 120 >/tmp/tone.log 2>&1 &
+audiolab tone -device hw:0,0 -seconds 120 >/tmp/tone.log 2>&1 &
 i=0
 while ! grep -q playing /tmp/tone.log; do
 	i=$((i+1)); if [ $i -gt 300 ]; then cat /tmp/tone.log; exit 3; fi
 	sleep 0.1
 done
 CAPTUREBOX_ALSA_DEVICE=hw:0,1 CAPTUREBOX_ALSA_TONE_RMS=5656.9 board.test -test.run 'TestALSA' -test.v
-soundlab bench
-soundlab record -device hw:0,1 -seconds 5 -dir /tmp/rec -id opus
-echo "soundlab: size opus $(wc -c </tmp/rec/opus.mp4)"
+audiolab bench
+audiolab record -device hw:0,1 -seconds 5 -dir /tmp/rec -id opus
+echo "audiolab: size opus $(wc -c </tmp/rec/opus.mp4)"
 dd if=/tmp/rec/opus.mp4 of=/dev/vda bs=4096 conv=sync 2>/dev/null
-soundlab record -device hw:0,1 -seconds 5 -dir /tmp/rec -id pcm -codec pcm
-echo "soundlab: size pcm $(wc -c </tmp/rec/pcm.mp4)"
+audiolab record -device hw:0,1 -seconds 5 -dir /tmp/rec -id pcm -codec pcm
+echo "audiolab: size pcm $(wc -c </tmp/rec/pcm.mp4)"
 dd if=/tmp/rec/pcm.mp4 of=/dev/vdb bs=4096 conv=sync 2>/dev/null
 cat /tmp/tone.log
 sync
@@ -119,7 +119,7 @@ sync
 			if !strings.Contains(res.Output, "--- PASS: TestALSAConformance") {
 				t.Errorf("board's ALSA conformance check did not pass in the guest")
 			}
-			sizes := regexp.MustCompile(`soundlab: size (\w+) (\d+)`).FindAllStringSubmatch(res.Output, -1)
+			sizes := regexp.MustCompile(`audiolab: size (\w+) (\d+)`).FindAllStringSubmatch(res.Output, -1)
 			if len(sizes) != 2 {
 				t.Fatal("the guest did not report the recordings' sizes")
 			}
@@ -144,7 +144,7 @@ sync
 					t.Fatal(err)
 				}
 				// Under TCG the armhf guest encodes opus at about real time
-				// (soundlab bench: 0.6-1.0×), and the arm64 guest too when
+				// (audiolab bench: 0.6-1.0×), and the arm64 guest too when
 				// the host is busy (0.56× seen, 3.4× when idle); a guest
 				// that cannot encode at twice real time cannot be expected
 				// to record all the sound, so there only the ALSA check and

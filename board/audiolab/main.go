@@ -1,15 +1,20 @@
-// Command soundlab is the sound side of the VM lab (tools/vmlab): two
-// small programs in one static binary that run inside the guest.
+// Command audiolab is the sound side of the VM lab (tools/vmlab): small
+// programs in one static binary that run inside the guest. It lives under
+// board because it uses the board's sound drivers (only board and main
+// import board).
 //
-//	soundlab tone   -device hw:0,0 [-freq 1000] [-amp 8000] [-seconds 30]
-//	soundlab record -device hw:0,1 -seconds 5 -dir /tmp/rec [-id lab]
+//	audiolab tone   -device hw:0,0 [-freq 1000] [-amp 8000] [-seconds 30]
+//	audiolab record -device hw:0,1 -seconds 5 -dir /tmp/rec [-id lab]
+//
+//	audiolab bench
 //
 // tone plays a sine tone into an ALSA playback device (snd-aloop's device
 // 0, whose sound comes out of its capture device 1), printing
-// "soundlab: playing" once the stream runs. bench times the opus encoder. record records
-// like the box does: capture.Recorder with the fake camera for the picture
-// and, for the sound, the box's own ALSA input (board.NewALSA) and opus
-// codec (board.Opus), and prints the result as JSON.
+// "audiolab: playing" once the stream runs. record records like the box
+// does: capture.Recorder with the fake camera for the picture and, for the
+// sound, the box's own ALSA input (board.NewALSA) and opus codec
+// (board.Opus), and prints the result as JSON. bench times the opus
+// encoder.
 package main
 
 import (
@@ -31,7 +36,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: soundlab tone|record [flags]")
+		fmt.Fprintln(os.Stderr, "usage: audiolab tone|record [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -46,7 +51,7 @@ func main() {
 		err = fmt.Errorf("unknown command %q (want tone or record)", os.Args[1])
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "soundlab:", err)
+		fmt.Fprintln(os.Stderr, "audiolab:", err)
 		os.Exit(1)
 	}
 }
@@ -93,7 +98,7 @@ func tone(args []string) error {
 			if errors++; errors > 20 {
 				return fmt.Errorf("play: %w", err)
 			}
-			fmt.Println("soundlab: play error, reopening:", err)
+			fmt.Println("audiolab: play error, reopening:", err)
 			pcm.Close()
 			if pcm, err = open(); err != nil {
 				return err
@@ -107,7 +112,7 @@ func tone(args []string) error {
 			if st := pcm.State(); st != alsa.SNDRV_PCM_STATE_RUNNING {
 				return fmt.Errorf("play: stream in state %v after a buffer was written", st)
 			}
-			fmt.Println("soundlab: playing")
+			fmt.Println("audiolab: playing")
 		}
 	}
 	return nil
@@ -133,7 +138,7 @@ func bench() error {
 		}
 	}
 	el := time.Since(start)
-	fmt.Printf("soundlab: opus encoded 5 s in %v (%.2f× real time)\n", el, 5/el.Seconds())
+	fmt.Printf("audiolab: opus encoded 5 s in %v (%.2f× real time)\n", el, 5/el.Seconds())
 	return nil
 }
 
@@ -163,7 +168,7 @@ func record(args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.Start(*id, capture.Meta{Title: "soundlab"}); err != nil {
+	if _, err := r.Start(*id, capture.Meta{Title: "audiolab"}); err != nil {
 		return err
 	}
 	time.Sleep(time.Duration(*seconds * float64(time.Second)))
