@@ -27,6 +27,7 @@ type audioTrack struct {
 	pending []pendingSample
 	samples int       // samples written
 	end     time.Time // capture time at which the written sound ends
+	fragEnd time.Time // where the fragment being written makes it end
 }
 
 // addAudioTrak declares the sound track in init.
@@ -93,12 +94,14 @@ func (w *fmp4Writer) addAudio(s hal.Sample) error {
 // addAudioSamples moves the pending sound samples into frag. Each
 // sample lasts until the next one starts; the last one gets its nominal
 // duration, and the next fragment's tfdt places its first sample at its
-// own capture time.
+// own capture time. The pending samples stay until audioWritten, so a
+// fragment that fails to be written is tried again whole.
 func (w *fmp4Writer) addAudioSamples(frag *mp4.Fragment) error {
 	a := w.audio
 	if a == nil || len(a.pending) == 0 {
 		return nil
 	}
+	a.fragEnd = time.Time{}
 	for i, p := range a.pending {
 		start := a.ticks(p.at.Sub(w.origin))
 		var end uint64
@@ -118,7 +121,7 @@ func (w *fmp4Writer) addAudioSamples(frag *mp4.Fragment) error {
 		if err != nil {
 			return fmt.Errorf("sound sample: %w", err)
 		}
-		a.end = w.origin.Add(a.duration(end))
+		a.fragEnd = w.origin.Add(a.duration(end))
 	}
 	return nil
 }
@@ -126,9 +129,10 @@ func (w *fmp4Writer) addAudioSamples(frag *mp4.Fragment) error {
 // audioWritten is called once the fragment holding the pending sound is
 // on disk.
 func (w *fmp4Writer) audioWritten() {
-	if a := w.audio; a != nil {
+	if a := w.audio; a != nil && len(a.pending) > 0 {
 		a.samples += len(a.pending)
 		a.pending = a.pending[:0]
+		a.end = a.fragEnd
 	}
 }
 
