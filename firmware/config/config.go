@@ -150,6 +150,10 @@ type Recording struct {
 	// Dir holds recordings. Default "" in the file, which Parse resolves to
 	// DataDir + "/recordings"; a parsed Config always holds the absolute path.
 	Dir string `toml:"dir"`
+	// SilenceAfter: a stretch of silence on the sound input at least this
+	// long is noted in the recording's sidecar, for the upload to mention.
+	// Default 30s.
+	SilenceAfter time.Duration `toml:"silence_after"`
 }
 
 // Upload is the [upload] section (kaltura.md §4).
@@ -234,10 +238,11 @@ func Default() *Config {
 			MaxResponseSize: 64 * MiB,
 		},
 		Recording: Recording{
-			AdhocMax:    2 * time.Hour,
-			MinLength:   10 * time.Second,
-			ShortPolicy: ShortKeepLocal,
-			Dir:         "/data/capturebox/recordings",
+			AdhocMax:     2 * time.Hour,
+			MinLength:    10 * time.Second,
+			ShortPolicy:  ShortKeepLocal,
+			Dir:          "/data/capturebox/recordings",
+			SilenceAfter: 30 * time.Second,
 		},
 		Upload: Upload{
 			ChunkSize:           4 * MiB,
