@@ -88,6 +88,7 @@ func settingsTable(t *testing.T) []setting {
 		{key: "recording.min_length", value: `"30s"`},
 		{key: "recording.short_policy", value: `"upload-tagged"`},
 		{key: "recording.dir", value: quoteTOML(filepath.Join(dir, "recordings"))},
+		{key: "recording.silence_after", value: `"10s"`},
 		{key: "upload.chunk_size", value: `"8MiB"`},
 		{key: "upload.bandwidth_limit", value: `"1MiB"`},
 		{key: "upload.max_backoff", value: `"5m"`},
