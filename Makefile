@@ -4,7 +4,8 @@
 #   make test       everything CI checks (gofmt, vet, race, no-cgo, qemu arm64/armv7)
 #   make build      host binaries in bin/
 #   make build-arm  static ARM binaries (armv7, arm64) with sizes
-#   make image      hand over to the Buildroot tree
+#   make image      SD card image and signed update bundle (BOARD=rpi4; Buildroot, network)
+#   make test-image the Buildroot tree's offline checks (part of make test)
 #   make bench      benchmarks (kept out of make test)
 #   make soak       long runs: full-size crash, concurrency and fuzz soaks
 
@@ -20,7 +21,7 @@ export CAPTUREBOX_REQUIRE_NODE    ?= 1
 export CAPTUREBOX_REQUIRE_FFPROBE ?= 1
 export CAPTUREBOX_REQUIRE_FTPD    ?= 1
 
-.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools bench-upload bench-schedule test-vm-board
+.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools bench-upload bench-schedule test-vm-board test-image
 
 all: build
 
@@ -46,7 +47,7 @@ build-arm:
 # enabled at boot); the last step of make test checks the tests left it so.
 HOST_STATE := $(shell scripts/host-state.sh snapshot)
 
-test: test-fmt test-vet test-race test-nocgo test-qemu build-arm
+test: test-fmt test-vet test-race test-nocgo test-qemu build-arm test-vm-board test-image
 	@scripts/host-state.sh compare '$(HOST_STATE)'
 	@echo "make test: all checks passed"
 
@@ -93,10 +94,21 @@ run: build
 	$(GO) build -o $(BIN)/devrun ./tools/cmd/devrun
 	@$(BIN)/devrun -sim $(BIN)/kalturasim -box $(BIN)/capturebox-dev
 
+# The SD card image and the signed RAUC bundle of one board (rpizero2w,
+# rpi3, rpi4, rpi5) through Buildroot at the tag in buildroot/BUILDROOT_VERSION
+# (cloned into out/ unless BUILDROOT_DIR names a checkout). Needs network.
+BOARD ?= rpi4
 image:
-	@if [ ! -f buildroot/external.desc ]; then \
-		echo "make image: there is no Buildroot tree in buildroot/ yet (it comes with the SD-image work)"; exit 1; fi
-	$(MAKE) -C buildroot
+	CAPTUREBOX_VERSION=$(VERSION) scripts/image/build.sh $(BOARD)
+
+# Offline proof of the image: tree checks, shellcheck, A/B rules, a signed
+# bundle with Debian's rauc, the card's layout with Debian's genimage, and
+# that card booted in the VM lab (Debian's kernel and busybox standing in).
+test-image:
+	@$(ENSURE) image vmlab
+	scripts/image/test-image.sh
+	scripts/image/fetch-vm-userland.sh
+	CAPTUREBOX_IMAGE_VM=1 CAPTUREBOX_REQUIRE_VM=1 $(GO) test -count=1 -v -timeout 6m ./tools/imagevm/
 
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...

@@ -31,6 +31,10 @@ func (sc Sidecar) Uploadable() bool {
 	return (sc.State == StateClosed || sc.State == StateRecovered) && sc.File != "" && sc.File == filepath.Base(finalPath("", sc.ID))
 }
 
+// joinSlack is how far a part may start before the previous part's end
+// and still be joined (the end counts the last sample's estimated length).
+const joinSlack = time.Second
+
 // Join copies the closed recordings ids (the parts of one event: a button
 // stop and resume, a crash, a power cut) from dir into one new recording
 // outID, "one lecture, one entry": the parts' fragments are concatenated
@@ -76,7 +80,10 @@ func Join(dir string, ids []string, outID string) (Result, error) {
 	var gaps []Span
 	for i := 1; i < len(parts); i++ {
 		prev, cur := parts[i-1], parts[i]
-		if cur.MediaStart.Before(prev.MediaEnd) {
+		// A part started at once after the previous one closed (a quick
+		// restart) may overlap it by the last sample's estimated length:
+		// that is no overlap, and no gap.
+		if cur.MediaStart.Before(prev.MediaEnd.Add(-joinSlack)) {
 			return Result{}, fmt.Errorf("join into %s: %s overlaps %s: %w", outID, cur.ID, prev.ID, ErrCannotJoin)
 		}
 		if cur.MediaStart.After(prev.MediaEnd) {

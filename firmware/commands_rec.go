@@ -177,6 +177,10 @@ func (b *box) cmdRecordings(ctx context.Context, w io.Writer, _ []string) error 
 		switch {
 		case b.held(id):
 			state = "kept on the box, not uploaded ('upload " + id + "' sends it)"
+		case s.State == capture.StateJoined:
+			state = "joined into " + s.JoinedInto
+		case b.isWaiting(id) && state == "closed":
+			state = "part of a lecture, joined when the event ends"
 		case queued[id] != "":
 			state = "upload: " + queued[id]
 		case state == "closed" && s.File != "":
@@ -271,7 +275,7 @@ func (b *box) cmdUpload(_ context.Context, w io.Writer, args []string) error {
 	if s.File == "" || strings.HasSuffix(s.File, ".part.mp4") {
 		return fmt.Errorf("%s has no closed media to upload", id)
 	}
-	if err := b.queue.Enqueue(uploadRecording(closedResult(b.recDir, s))); err != nil {
+	if err := b.queue.Enqueue(b.uploadRecording(closedResult(b.recDir, s))); err != nil {
 		return err
 	}
 	_ = os.Remove(filepath.Join(b.recDir, id+".held"))

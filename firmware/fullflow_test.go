@@ -21,6 +21,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/capturebox/capturebox/capture"
 	"github.com/capturebox/capturebox/capture/capturetest"
 	"github.com/capturebox/capturebox/firmware"
 	"github.com/capturebox/capturebox/firmware/config"
@@ -79,13 +80,23 @@ type recording struct {
 //
 // At the end every recording is a READY entry in the simulator, exactly
 // once, with the right template, title, reference id and content bytes, and
-// the LED timeline is the one design.md §2 describes.
-func TestSchoolDay(t *testing.T) {
+// the LED timeline is the one design.md §2 describes. One lecture is one
+// entry: S's two parts and B's two parts are joined when their events end,
+// B's description notes its gap, and each joined file's duration is the
+// time its parts recorded.
+func TestSchoolDay(t *testing.T) { schoolDay(t, false) }
+
+// TestSchoolDayPartsSeparate: with recording.keep_parts_separate every
+// part is an entry of its own, titled "(part N)".
+func TestSchoolDayPartsSeparate(t *testing.T) { schoolDay(t, true) }
+
+func schoolDay(t *testing.T, separate bool) {
 	var recs []recording
 	var entries []kalturasim.EntryInfo
 	var tplEvent, tplAdHoc string
 	var refS, refB string
-	dir := t.TempDir() // outside the bubble: the files outlive it
+	parts := map[string][]capture.Sidecar{} // joined recording → its parts
+	dir := t.TempDir()                      // outside the bubble: the files outlive it
 
 	synctest.Test(t, func(t *testing.T) {
 		t0 := time.Now()
@@ -124,6 +135,7 @@ func TestSchoolDay(t *testing.T) {
 		lectureC := add(simsched.Event{Summary: "PHYS 300 Lab", StartDate: at(4 * time.Hour).Unix(), EndDate: at(5 * time.Hour).Unix()})
 
 		cfg := w.cfg
+		cfg.Recording.KeepPartsSeparate = separate
 		tr := &handlerTransport{h: sim}
 		led := haltest.NewFakeLED(time.Now)
 		button := haltest.NewFakeButton(time.Now)
@@ -206,7 +218,17 @@ func TestSchoolDay(t *testing.T) {
 
 		files, _ := filepath.Glob(filepath.Join(cfg.Recording.Dir, "*.mp4"))
 		for _, f := range files {
-			recs = append(recs, recording{id: strings.TrimSuffix(filepath.Base(f), ".mp4"), path: f})
+			id := strings.TrimSuffix(filepath.Base(f), ".mp4")
+			sc, err := capture.ReadSidecar(cfg.Recording.Dir, id)
+			if err != nil {
+				t.Errorf("recording %s: %v", id, err)
+				continue
+			}
+			if sc.State == capture.StateJoined {
+				parts[sc.JoinedInto] = append(parts[sc.JoinedInto], sc)
+				continue
+			}
+			recs = append(recs, recording{id: id, path: f})
 		}
 		if tr.n.Load() == 0 {
 			t.Fatal("the box never called Kaltura")
@@ -217,9 +239,17 @@ func TestSchoolDay(t *testing.T) {
 	}
 
 	// Five recordings: S part 1 (before the restart) and part 2, B part 1
-	// and part 2 (long press, resume), the ad-hoc one. C was cancelled.
-	if len(recs) != 5 {
-		t.Errorf("%d recordings on the box, want 5: %v", len(recs), recs)
+	// and part 2 (long press, resume), the ad-hoc one; or three when the
+	// parts are joined. C was cancelled.
+	want := 3
+	if separate {
+		want = 5
+	}
+	if len(recs) != want {
+		t.Errorf("%d recordings to upload on the box, want %d: %v", len(recs), want, recs)
+	}
+	if joined := len(parts); separate && joined != 0 || !separate && joined != 2 {
+		t.Errorf("%d joined recordings (separate %v): %v", joined, separate, parts)
 	}
 	if len(entries) != len(recs) {
 		t.Errorf("%d entries in Kaltura for %d recordings", len(entries), len(recs))
@@ -276,14 +306,27 @@ func TestSchoolDay(t *testing.T) {
 			t.Errorf("%s: sound %s, %d frames, %.2f s; want pcm_s16le lasting as the picture's %.2f s",
 				r.path, snd.Codec, snd.Frames, snd.Duration, info.Duration)
 		}
+		if ps := parts[r.id]; len(ps) > 0 {
+			checkJoined(t, r.path, ps, info)
+			if e.Fields["name"][:4] == "BIO " && !strings.Contains(e.Fields["description"], "gap") {
+				t.Errorf("entry %s (%s): the gap of the button stop is not in its description %q", e.ID, e.Fields["name"], e.Fields["description"])
+			}
+		}
 	}
 	sort.Strings(names)
 	wantNames := []string{
-		"BIO 210 Seminar (part 2) 1999-12-31",
 		"BIO 210 Seminar 1999-12-31",
-		"CHEM 101 Lecture (part 2) 1999-12-31",
 		"CHEM 101 Lecture 1999-12-31",
 		"Room 204 1999-12-31 22:00",
+	}
+	if separate {
+		wantNames = []string{
+			"BIO 210 Seminar (part 2) 1999-12-31",
+			"BIO 210 Seminar 1999-12-31",
+			"CHEM 101 Lecture (part 2) 1999-12-31",
+			"CHEM 101 Lecture 1999-12-31",
+			"Room 204 1999-12-31 22:00",
+		}
 	}
 	if strings.Join(names, "\n") != strings.Join(wantNames, "\n") {
 		t.Errorf("entry names:\n%s\nwant:\n%s", strings.Join(names, "\n"), strings.Join(wantNames, "\n"))
@@ -392,6 +435,21 @@ func TestCredentialsRefused(t *testing.T) {
 		}
 		t.Logf("LED: %s", strings.Join(got, ", "))
 	})
+}
+
+// checkJoined: a joined recording's duration, as ffprobe reads the file,
+// is the time its parts recorded (within a frame interval per part).
+func checkJoined(t *testing.T, path string, parts []capture.Sidecar, info capturetest.Info) {
+	t.Helper()
+	var recorded time.Duration
+	for _, p := range parts {
+		recorded += p.MediaEnd.Sub(p.MediaStart)
+	}
+	got := time.Duration(info.Duration * float64(time.Second))
+	if d := got - recorded; d < -time.Second*time.Duration(len(parts)) || d > time.Second*time.Duration(len(parts)) {
+		t.Errorf("%s: ffprobe duration %v, the parts recorded %v", path, got, recorded)
+	}
+	t.Logf("%s: %d parts recorded %v; the joined file plays %v", filepath.Base(path), len(parts), recorded, got)
 }
 
 func fileSHA256(t *testing.T, path string) string {

@@ -17,7 +17,9 @@ import (
 
 	"github.com/capturebox/capturebox/firmware"
 	"github.com/capturebox/capturebox/firmware/config"
+	"github.com/capturebox/capturebox/hal"
 	"github.com/capturebox/capturebox/hal/haltest"
+	simsched "github.com/capturebox/capturebox/tools/kalturasim/schedule"
 )
 
 // guardBox runs the box with cfg changed by tune, records one ad-hoc
@@ -117,6 +119,69 @@ func TestMinFreeSpaceDeletesAndShowsFault(t *testing.T) {
 		}
 		if got := display.Lines(); !strings.Contains(strings.Join(got, "|"), "DISK FULL") {
 			t.Errorf("display %q, want DISK FULL", got)
+		}
+	})
+}
+
+// Is there room (design.md §2, issue 16): before a scheduled lecture
+// starts the box asks the disk guard whether the whole lecture fits. When
+// it does not, the lecture still records, into what space there is, and
+// the reason is on the display (and the LED blinks fast) from the start;
+// the fault clears when that recording ends, and the lecture reaches
+// Kaltura.
+func TestNoRoomForLectureRecordsAndShowsFault(t *testing.T) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(t.TempDir(), &st); err != nil || int64(st.Bavail)*int64(st.Bsize) >= int64(config.TiB) {
+		t.Skip("the test disk has 1 TiB free or more: min_free_space cannot exceed it")
+	}
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		log := slog.New(slog.NewTextHandler(io.Discard, nil))
+		w := newWorld(t, dir, log)
+		defer w.sim.Close()
+		w.cfg.Upload.MinFreeSpace = config.TiB // no lecture fits
+		t0 := time.Now()
+		if _, err := w.store.AddEvent(w.pid, simsched.Event{Summary: "ECON 101", StartDate: t0.Add(10 * time.Minute).Unix(),
+			EndDate: t0.Add(40 * time.Minute).Unix(), ResourceIDs: []int64{w.room.ID}, TemplateEntryID: w.tpl.ID}); err != nil {
+			t.Fatal(err)
+		}
+		display := haltest.NewFakeDisplay(16, 2, time.Now)
+		led := haltest.NewFakeLED(time.Now)
+		dev := firmware.Devices{LED: led, Display: display, Button: haltest.NewFakeButton(time.Now),
+			Capture: haltest.NewFakeCamera(haltest.CameraConfig{Width: 32, Height: 32, FPS: 2}), TimeSync: haltest.NewFakeTimeSync(true)}
+		var mu sync.Mutex
+		var uploaded []string
+		opts := firmware.Options{Logger: log, HTTPClient: &http.Client{Transport: &handlerTransport{h: w.sim}}, Seed: 5,
+			OnUploaded: func(id, _ string) { mu.Lock(); uploaded = append(uploaded, id); mu.Unlock() }}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- firmware.Run(ctx, w.cfg, dev, opts) }()
+
+		time.Sleep(time.Until(t0.Add(9 * time.Minute)))
+		if got := strings.Join(display.Lines(), "|"); strings.Contains(got, "NO ROOM") {
+			t.Errorf("display %q before the lecture", got)
+		}
+		time.Sleep(time.Until(t0.Add(10*time.Minute + time.Second)))
+		got := display.Lines()
+		if !strings.HasPrefix(got[0], "REC") || !strings.Contains(got[1], "NO ROOM") {
+			t.Errorf("display %q at the start, want REC and NO ROOM FOR LECTURE", got)
+		}
+		if led.Pattern() != hal.FastBlink {
+			t.Errorf("LED %v without room for the lecture, want fast blink", led.Pattern())
+		}
+		time.Sleep(time.Until(t0.Add(time.Hour)))
+		if got := strings.Join(display.Lines(), "|"); strings.Contains(got, "NO ROOM") {
+			t.Errorf("display %q after the lecture ended: the fault stays", got)
+		}
+		mu.Lock()
+		got = append([]string(nil), uploaded...)
+		mu.Unlock()
+		if len(got) != 1 || !strings.HasPrefix(got[0], "7340000-p1") {
+			t.Errorf("uploaded %v, want the lecture", got)
+		}
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run = %v", err)
 		}
 	})
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/capturebox/capturebox/hal/atomicfile"
 	"github.com/capturebox/capturebox/sync/cache"
 	"github.com/capturebox/capturebox/sync/fetch"
+	"github.com/capturebox/capturebox/sync/icalparse"
 	"github.com/capturebox/capturebox/sync/plan"
 	"github.com/capturebox/capturebox/sync/syncer"
 	"github.com/capturebox/capturebox/upload"
@@ -103,6 +106,18 @@ type box struct {
 	button   *consoleButton
 	trust    *clockGate
 	recDir   string
+
+	// recMu orders the closing, joining and queueing of recordings with
+	// the recovery's scan, so that the recovery never queues a part the
+	// controller is about to join.
+	recMu sync.Mutex
+	// waiting are the recordings only the controller may queue
+	// (controller.State.Waiting of the last state it saved).
+	waitMu  sync.Mutex
+	waiting map[string]bool
+	// roomFor is the recording that started without room for the whole
+	// lecture (the "room" fault is its), "" when none.
+	roomFor string
 }
 
 func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
@@ -135,17 +150,23 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	if err != nil {
 		return nil, err
 	}
+	camera, room := PlanResource(cfg)
 	b.syncer, err = syncer.New(syncer.Config{
 		Fetcher:    faultingFetcher{inner: fetcher, faults: b.faults},
 		Store:      cache.New(b.path("schedule")),
 		Clock:      time.Now,
 		Trusted:    b.trust.Trusted,
-		ResourceID: cfg.Kaltura.ResourceID,
-		RoomID:     cfg.Kaltura.ParentResourceID,
-		Interval:   cfg.Sync.Interval,
-		Jitter:     jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
-		Logger:     log.With("subsystem", "sync"),
-		Rand:       newRand(seed),
+		ResourceID: camera,
+		RoomID:     room,
+		// The parser refuses what the fetch would not read: one limit,
+		// sync.max_response_size.
+		Parse: func(page []byte) (*icalparse.Calendar, error) {
+			return icalparse.ParseBytes(page, icalparse.Options{MaxBytes: int64(cfg.Sync.MaxResponseSize), Logger: log.With("subsystem", "sync")})
+		},
+		Interval: cfg.Sync.Interval,
+		Jitter:   jitterFraction(cfg.Sync.Interval, cfg.Sync.Jitter),
+		Logger:   log.With("subsystem", "sync"),
+		Rand:     newRand(seed),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firmware: sync: %w", err)
@@ -206,13 +227,15 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 			PrePadding:  cfg.Recording.PrePadding,
 			PostPadding: cfg.Recording.PostPadding,
 			AdHocMax:    cfg.Recording.AdhocMax,
+			// One lecture, one entry, unless the parts are kept separate.
+			KeepPartsSeparate: cfg.Recording.KeepPartsSeparate,
 		},
 		Log:      log.With("subsystem", "controller"),
 		LED:      dev.LED,
 		Display:  dev.Display,
 		Button:   b.button,
 		Recorder: (*boxRecorder)(b),
-		Store:    &controller.FileStore{Path: b.path("controller.json")},
+		Store:    waitingStore{b: b, inner: &controller.FileStore{Path: b.path("controller.json")}},
 		Facts:    b,
 		Changed:  b.faults.changed,
 		Room:     cfg.Box.Name,
@@ -224,6 +247,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.console.SetEcho(opts.ConsoleEcho)
 	b.registerCommands()
 	b.registerUnverified()
+	b.registerUpdateCommand()
 	return b, nil
 }
 
@@ -276,14 +300,12 @@ func NewSession(cfg *config.Config, httpClient *http.Client, log *slog.Logger) (
 
 func (b *box) path(name string) string { return filepath.Join(b.cfg.Box.DataDir, name) }
 
-// PlanResource is the resource the plan keeps events of: the box's own, or
-// every resource (0) when the box lists by a parent resource (the server's
-// filter then decides). `capturebox schedule` plans with it.
-func PlanResource(cfg *config.Config) int64 {
-	if cfg.Kaltura.ParentResourceID != 0 {
-		return 0
-	}
-	return cfg.Kaltura.ResourceID
+// PlanResource returns the resources the plan keeps events of: the box's
+// camera and the room it stands in (kaltura.parent_resource_id, 0 for
+// none; plan.BoxResources). The box's sync and `capturebox schedule` plan
+// with it alike.
+func PlanResource(cfg *config.Config) (camera, room int64) {
+	return cfg.Kaltura.ResourceID, cfg.Kaltura.ParentResourceID
 }
 
 // NewFetcher builds the schedule fetcher of the configuration (HTTPS, or
@@ -335,17 +357,19 @@ func NewFetcher(cfg *config.Config, client *kaltura.Client, session *kaltura.Ses
 func (b *box) run(ctx context.Context) error {
 	// A full or read-only data disk must not stop the box: what could not
 	// be recovered or queued is shown as a fault and retried.
+	// The controller's state comes first: the parts it collected for a
+	// join are not queued by the recovery.
+	if err := b.loop.Init(); err != nil {
+		return err
+	}
+	for _, r := range b.loop.Recovered() {
+		b.log.Info("recording was running at the last stop; its file is recovered", "id", r.ID, "title", r.Occ.Title)
+	}
 	recoverPending := b.recover(false) != nil
 	if err := b.syncer.LoadCache(); err != nil {
 		b.log.Warn("no last good schedule on disk", "err", err)
 	}
 	b.trust.check(ctx, b.faults)
-	if err := b.loop.Init(); err != nil {
-		return err
-	}
-	for _, r := range b.loop.Recovered() {
-		b.log.Info("recording was running at the last stop; its file was recovered", "id", r.ID, "title", r.Occ.Title)
-	}
 	go b.forward(ctx, b.syncer.Updates())
 	go b.button.forward(ctx)
 	b.trust.onTrust = b.syncer.SyncNow
@@ -382,8 +406,11 @@ const recoverRetry = 30 * time.Second
 // running are touched). It never stops the box: a recording it could not
 // close or queue is a "recover" fault and an error, and the caller retries;
 // a recording whose sidecar cannot be trusted is a "sidecar" fault, kept
-// on the box and not retried.
+// on the box and not retried. The recordings the controller is waiting on
+// (parts collected for a join, a pending stop or join) are left to it.
 func (b *box) recover(live bool) error {
+	b.recMu.Lock()
+	defer b.recMu.Unlock()
 	var recovered []capture.Result
 	var err error
 	if live {
@@ -406,7 +433,7 @@ func (b *box) recover(live bool) error {
 	var bad []string
 	for _, sc := range sidecars {
 		id := strings.TrimSuffix(filepath.Base(sc), ".json")
-		if !capture.ValidID(id) || b.held(id) {
+		if !capture.ValidID(id) || b.held(id) || b.isWaiting(id) {
 			continue
 		}
 		s, err := capture.ReadSidecar(b.recDir, id)
@@ -418,7 +445,7 @@ func (b *box) recover(live bool) error {
 		if !s.Uploadable() {
 			continue
 		}
-		if err := b.queue.Enqueue(uploadRecording(closedResult(b.recDir, s))); err != nil {
+		if err := b.queue.Enqueue(b.uploadRecording(closedResult(b.recDir, s))); err != nil {
 			b.log.Error("cannot queue a recording; retrying later", "id", id, "err", err)
 			errs = append(errs, fmt.Errorf("firmware: queue recovered recording %s: %w", id, err))
 		}
@@ -584,6 +611,76 @@ func (b *box) onReady(id, entryID string) {
 	}
 }
 
+// checkRoom asks the disk guard, before a scheduled recording starts,
+// whether the disk has room for the whole lecture (what is free plus what
+// the guard may delete). Without room the recording still starts, into
+// what space there is (a full disk cuts it back to whole fragments and it
+// resumes when space returns), and the fault "NO ROOM FOR LECTURE" is
+// raised at once, with the shortfall in the log and on the console; it
+// clears when that recording ends or the next start finds room.
+func (b *box) checkRoom(rec controller.Rec) {
+	d := rec.Occ.End.Add(b.cfg.Recording.PostPadding).Sub(rec.Started)
+	ok, short, err := b.guard.Room(d)
+	b.waitMu.Lock()
+	defer b.waitMu.Unlock()
+	switch {
+	case err != nil:
+		b.log.Warn("disk guard: cannot tell whether the lecture fits", "id", rec.ID, "err", err)
+	case ok:
+		if b.roomFor != "" {
+			b.roomFor = ""
+			b.faults.clear("room")
+		}
+	default:
+		b.roomFor = rec.ID
+		b.log.Error("not enough room on the disk for the whole lecture; recording into what space there is",
+			"id", rec.ID, "title", rec.Occ.Title, "length", d.Round(time.Second), "short_bytes", short)
+		b.faults.set("room", fmt.Sprintf("NO ROOM FOR LECTURE (%d MiB short)", (short+(1<<20)-1)>>20))
+	}
+}
+
+// roomDone clears the room fault when its recording ends.
+func (b *box) roomDone(id string) {
+	b.waitMu.Lock()
+	defer b.waitMu.Unlock()
+	if b.roomFor == id {
+		b.roomFor = ""
+		b.faults.clear("room")
+	}
+}
+
+// waitingStore is the controller's state store; it keeps the box's view
+// of the recordings the controller waits on up to date with every state
+// the controller loads or saves.
+type waitingStore struct {
+	b     *box
+	inner controller.StateStore
+}
+
+func (w waitingStore) Load() (controller.State, error) {
+	st, err := w.inner.Load()
+	w.b.setWaiting(st)
+	return st, err
+}
+
+func (w waitingStore) Save(st controller.State) error {
+	w.b.setWaiting(st)
+	return w.inner.Save(st)
+}
+
+func (b *box) setWaiting(st controller.State) {
+	ids := st.Waiting()
+	b.waitMu.Lock()
+	b.waiting = ids
+	b.waitMu.Unlock()
+}
+
+func (b *box) isWaiting(id string) bool {
+	b.waitMu.Lock()
+	defer b.waitMu.Unlock()
+	return b.waiting[id]
+}
+
 // held reports whether a recording is kept on the box and not uploaded.
 func (b *box) held(id string) bool {
 	_, err := os.Stat(filepath.Join(b.recDir, id+".held"))
@@ -595,7 +692,11 @@ func (b *box) held(id string) bool {
 type boxRecorder box
 
 func (r *boxRecorder) Start(_ context.Context, rec controller.Rec) error {
+	b := (*box)(r)
 	o := rec.Occ
+	if !rec.AdHoc() {
+		b.checkRoom(rec)
+	}
 	meta := capture.Meta{
 		Title:           o.Title,
 		Description:     o.Description,
@@ -619,8 +720,11 @@ func (r *boxRecorder) Start(_ context.Context, rec controller.Rec) error {
 	return err
 }
 
-func (r *boxRecorder) Finish(_ context.Context, rec controller.Rec, publish bool, why string) error {
+func (r *boxRecorder) Finish(_ context.Context, rec controller.Rec, d controller.Disposition, why string) error {
 	b := (*box)(r)
+	b.recMu.Lock()
+	defer b.recMu.Unlock()
+	b.roomDone(rec.ID)
 	res, err := r.recorder.Stop(rec.ID)
 	switch {
 	case errors.Is(err, capture.ErrNoMedia):
@@ -636,14 +740,93 @@ func (r *boxRecorder) Finish(_ context.Context, rec controller.Rec, publish bool
 	case err != nil:
 		return fmt.Errorf("finish %s: %w", rec.ID, err)
 	}
-	if !publish {
+	switch d {
+	case controller.Keep:
 		if err := atomicfile.WriteFile(filepath.Join(b.recDir, rec.ID+".held"), []byte(why+"\n"), 0o644); err != nil {
 			return fmt.Errorf("hold %s: %w", rec.ID, err)
 		}
 		b.log.Warn("recording kept on the box, not uploaded", "id", rec.ID, "why", why, "path", res.Path)
 		return nil
+	case controller.Collect:
+		b.log.Info("part kept for its event's join", "id", rec.ID, "part", rec.Part, "why", why)
+		return nil
 	}
-	return b.queue.Enqueue(uploadRecording(res))
+	return b.queue.Enqueue(b.uploadRecording(res))
+}
+
+// Join joins the parts of one event into the recording rec.ID and queues
+// it: one lecture, one entry. It is idempotent: a join done before a crash
+// is queued again (Enqueue is idempotent); a join cut short was undone by
+// the recovery and is done again. Parts without media are left out; one
+// part with media is queued as it is; parts that cannot be joined (a
+// capture device with other settings, no room on the disk for the joined
+// copy) are queued each on its own, so that nothing is lost.
+// A join that fails otherwise (a disk error) is a fault on the LED until
+// its retry succeeds.
+func (r *boxRecorder) Join(_ context.Context, rec controller.Rec, parts []string) error {
+	b := (*box)(r)
+	b.recMu.Lock()
+	defer b.recMu.Unlock()
+	if err := b.join(rec, parts); err != nil {
+		b.faults.set("join", diskFault(err))
+		return err
+	}
+	b.faults.clear("join")
+	return nil
+}
+
+func (b *box) join(rec controller.Rec, parts []string) error {
+	if s, err := capture.ReadSidecar(b.recDir, rec.ID); err == nil && s.Uploadable() {
+		return b.queue.Enqueue(b.uploadRecording(closedResult(b.recDir, s)))
+	}
+	var usable []capture.Sidecar
+	for _, id := range parts {
+		s, err := capture.ReadSidecar(b.recDir, id)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			b.log.Warn("part of a lecture left no recording", "id", id, "lecture", rec.ID)
+			continue
+		case err != nil:
+			// A damaged sidecar: the recovery shows it as a fault and keeps it.
+			b.log.Error("part of a lecture kept on the box: its sidecar cannot be trusted", "id", id, "err", err)
+			continue
+		}
+		if !s.Uploadable() || s.MediaStart.IsZero() || !s.MediaEnd.After(s.MediaStart) {
+			b.log.Warn("part of a lecture has no media", "id", id, "state", s.State)
+			continue
+		}
+		usable = append(usable, s)
+	}
+	switch len(usable) {
+	case 0:
+		b.log.Warn("lecture has no media in any part", "lecture", rec.ID, "parts", parts)
+		return nil
+	case 1:
+		return b.queue.Enqueue(b.uploadRecording(closedResult(b.recDir, usable[0])))
+	}
+	ids := make([]string, len(usable))
+	for i, s := range usable {
+		ids[i] = s.ID
+	}
+	res, err := capture.Join(b.recDir, ids, rec.ID)
+	// Parts that cannot be joined, or a disk without room for the joined
+	// copy: each part goes on its own rather than never.
+	if errors.Is(err, capture.ErrCannotJoin) || errors.Is(err, capture.ErrInvalidID) || errors.Is(err, syscall.ENOSPC) {
+		b.log.Error("parts of a lecture cannot be joined; each is uploaded on its own", "lecture", rec.ID, "parts", ids, "err", err)
+		for _, s := range usable {
+			up := b.uploadRecording(closedResult(b.recDir, s))
+			up.Title = partTitle(s.Meta)
+			if err := b.queue.Enqueue(up); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("join %s: %w", rec.ID, err)
+	}
+	b.log.Info("lecture joined into one recording", "id", rec.ID, "parts", ids, "duration", res.Duration, "gaps", len(res.Meta.Gaps))
+	return b.queue.Enqueue(b.uploadRecording(res))
 }
 
 // closedResult describes a closed recording from its sidecar.
@@ -652,17 +835,19 @@ func closedResult(dir string, s capture.Sidecar) capture.Result {
 }
 
 // uploadRecording builds the upload queue's item from a closed recording.
-func uploadRecording(res capture.Result) upload.Recording {
+// A part is titled "(part N)" only when parts are kept separate; a joined
+// recording's gaps are noted in its description.
+func (b *box) uploadRecording(res capture.Result) upload.Recording {
 	m := res.Meta
 	title := m.Title
-	if m.Part > 1 {
-		title = fmt.Sprintf("%s (part %d)", title, m.Part)
+	if b.cfg.Recording.KeepPartsSeparate {
+		title = partTitle(m)
 	}
 	return upload.Recording{
 		ID:              res.ID,
 		Path:            res.Path,
 		Title:           title,
-		Description:     m.Description,
+		Description:     withGaps(m.Description, m.Gaps, b.cfg.Box.Location()),
 		Tags:            m.Tags,
 		CategoryIDs:     m.CategoryIDs,
 		TemplateEntryID: m.TemplateEntryID,
@@ -670,6 +855,36 @@ func uploadRecording(res capture.Result) upload.Recording {
 		Start:           res.Start,
 		Duration:        res.Duration,
 	}
+}
+
+// partTitle is the title of a part uploaded on its own.
+func partTitle(m capture.Meta) string {
+	if m.Part > 1 {
+		return fmt.Sprintf("%s (part %d)", m.Title, m.Part)
+	}
+	return m.Title
+}
+
+// withGaps notes the gaps of a joined recording after its description,
+// in local times: where the box was stopped, crashed or out of power.
+func withGaps(desc string, gaps []capture.Span, loc *time.Location) string {
+	if len(gaps) == 0 {
+		return desc
+	}
+	var sb strings.Builder
+	sb.WriteString(desc)
+	if desc != "" {
+		sb.WriteString("\n\n")
+	}
+	if len(gaps) == 1 {
+		sb.WriteString("This recording has a gap (the capture box was stopped or restarted):")
+	} else {
+		fmt.Fprintf(&sb, "This recording has %d gaps (the capture box was stopped or restarted):", len(gaps))
+	}
+	for _, g := range gaps {
+		fmt.Fprintf(&sb, "\n- %s to %s (%s missing)", g.Start.In(loc).Format("15:04:05"), g.End.In(loc).Format("15:04:05 MST"), g.End.Sub(g.Start).Round(time.Second))
+	}
+	return sb.String()
 }
 
 func jitterFraction(interval, jitter time.Duration) float64 {

@@ -11,6 +11,8 @@
 #   node     Node.js and npm, and the npm packages of the test folders
 #            (the official Kaltura client, ical.js)
 #   bench    curl, GNU time and jq (scripts/bench-upload.sh, scripts/bench-schedule.sh)
+#   image    shellcheck, genimage, rauc, squashfs-tools, mtools, dosfstools,
+#            e2fsprogs, fdisk, openssl (make test-image)
 #   vmlab    qemu-system-arm, busybox-static, cpio, and Debian's arm64/armhf
 #            kernels and busybox in .cache/vmlab/ (scripts/vmlab/fetch.sh;
 #            tools/vmlab boots them)
@@ -108,6 +110,7 @@ for group in "$@"; do
 	ffmpeg) apt_install ffmpeg ;;
 	ftpd) apt_install_no_services pure-ftpd ;;
 	bench) apt_install curl time jq ;;
+	image) apt_install_no_services shellcheck genimage rauc squashfs-tools mtools dosfstools e2fsprogs fdisk openssl python3 ;;
 	vmlab)
 		apt_install qemu-system-arm busybox-static cpio
 		scripts/vmlab/fetch.sh

@@ -37,6 +37,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/capturebox/capturebox/sync/icalparse"
 )
 
 // Config is the whole configuration of a box. A *Config returned by Load or
@@ -128,7 +130,9 @@ type Sync struct {
 	FTPLogin string `toml:"ftp_login"`
 	// FTPPassword is that user's password. Required with transport ftp. Secret.
 	FTPPassword Secret `toml:"ftp_password"`
-	// MaxResponseSize caps one schedule response. Default 64MiB.
+	// MaxResponseSize caps one schedule response (an API page, an FTP
+	// file): the fetch stops reading there and the parser refuses more.
+	// From 1MiB to MaxScheduleResponse, its default.
 	MaxResponseSize Size `toml:"max_response_size"`
 }
 
@@ -154,6 +158,12 @@ type Recording struct {
 	// long is noted in the recording's sidecar, for the upload to mention.
 	// Default 30s.
 	SilenceAfter time.Duration `toml:"silence_after"`
+	// KeepPartsSeparate uploads each part of a scheduled event (after a
+	// crash, a power cut, a button stop and resume) as an entry of its
+	// own, titled "(part N)". Default false: the parts are joined into one
+	// entry when the event's recording ends, the gaps noted in its
+	// description.
+	KeepPartsSeparate bool `toml:"keep_parts_separate"`
 }
 
 // Upload is the [upload] section (kaltura.md §4).
@@ -235,7 +245,7 @@ func Default() *Config {
 			Window:          14 * Day,
 			RecordOnly:      true,
 			PageSize:        500,
-			MaxResponseSize: 64 * MiB,
+			MaxResponseSize: MaxScheduleResponse,
 		},
 		Recording: Recording{
 			AdhocMax:     2 * time.Hour,
@@ -266,6 +276,12 @@ func Default() *Config {
 		},
 	}
 }
+
+// MaxScheduleResponse is the largest schedule response the box reads: the
+// schedule parser's own limit (icalparse.DefaultMaxBytes), whose parse
+// stays within the box's memory budget (scripts/bench-schedule.sh). It is
+// sync.max_response_size's default and its ceiling.
+const MaxScheduleResponse = Size(icalparse.DefaultMaxBytes)
 
 // The values of Recording.ShortPolicy.
 const (

@@ -245,7 +245,10 @@ func TestValidationProblems(t *testing.T) {
 		{"sync", `ftp_address = "ftp.example.edu:0"`, "sync.ftp_address", "host:port"},
 		{"sync", `ftp_login = "12/capture"`, "sync.ftp_login", "slash"},
 		{"sync", `max_response_size = "64XB"`, "sync.max_response_size", "invalid size"},
-		{"sync", `max_response_size = "10KiB"`, "sync.max_response_size", "from 1MiB to 1GiB"},
+		{"sync", `max_response_size = "10KiB"`, "sync.max_response_size", "from 1MiB to 16MiB"},
+		// More than the schedule parser reads (one limit: the fetch would
+		// read what the parser then refuses, and the box's memory budget).
+		{"sync", `max_response_size = "64MiB"`, "sync.max_response_size", "from 1MiB to 16MiB"},
 		{"sync", `max_response_size = -1`, "sync.max_response_size", "negative"},
 		{"sync", `max_response_size = 1.5`, "sync.max_response_size", "not a float"},
 		{"sync", `record_only = "yes"`, "sync.record_only", "true or false"},

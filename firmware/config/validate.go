@@ -211,7 +211,7 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 			}
 		}
 	}
-	v.sizeRange("sync.max_response_size", s.MaxResponseSize, MiB, GiB)
+	v.sizeRange("sync.max_response_size", s.MaxResponseSize, MiB, MaxScheduleResponse)
 
 	// [recording]
 	r := &c.Recording

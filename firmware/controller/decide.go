@@ -32,6 +32,12 @@ type Policy struct {
 	AdHocMax                time.Duration // an ad-hoc recording stops after this
 	Ack                     time.Duration // length of the acknowledge blink (default 400ms)
 	Warn                    time.Duration // slow blink this long before a start (default 1m)
+	// KeepPartsSeparate uploads every part of an event (a crash, a power
+	// cut, a button stop and resume) as an entry of its own. Otherwise
+	// (the default) a scheduled recording's parts are collected and
+	// joined into one entry when the event's recording ends: "one
+	// lecture, one entry".
+	KeepPartsSeparate bool
 }
 
 func (p Policy) ack() time.Duration {
@@ -80,11 +86,17 @@ type State struct {
 	// failed, or that a crash interrupted, is retried after a restart and a
 	// held recording is never uploaded by mistake.
 	Pending []Action `json:"pending,omitempty"`
+	// Lecture are the finished parts of scheduled events that wait for
+	// their event's end to be joined into one recording (occurrence key →
+	// recording ids, in the order recorded). They are never uploaded on
+	// their own: the decision to join is saved here, with the rest, so a
+	// crash between a part's end and the join still leads to one entry.
+	Lecture map[string][]string `json:"lecture,omitempty"`
 }
 
 // NewState returns an empty state.
 func NewState() State {
-	return State{Running: map[string]Rec{}, Stopped: map[string]bool{}, Parts: map[string]int{}}
+	return State{Running: map[string]Rec{}, Stopped: map[string]bool{}, Parts: map[string]int{}, Lecture: map[string][]string{}}
 }
 
 // Clone returns a deep copy, so decisions never alias their input.
@@ -99,9 +111,43 @@ func (s State) Clone() State {
 	for k, v := range s.Parts {
 		c.Parts[k] = v
 	}
+	for k, v := range s.Lecture {
+		c.Lecture[k] = slices.Clone(v)
+	}
 	c.AckTill, c.Seq = s.AckTill, s.Seq
-	c.Pending = slices.Clone(s.Pending)
+	c.Pending = make([]Action, len(s.Pending))
+	for i, a := range s.Pending {
+		a.Parts = slices.Clone(a.Parts)
+		c.Pending[i] = a
+	}
+	if s.Pending == nil {
+		c.Pending = nil
+	}
 	return c
+}
+
+// Waiting returns the recordings that must not be queued for upload by
+// anyone but the controller: those running, those whose stop is pending,
+// the parts collected for a join and the parts of a pending join.
+func (s State) Waiting() map[string]bool {
+	w := map[string]bool{}
+	for _, r := range s.Running {
+		w[r.ID] = true
+	}
+	for _, ids := range s.Lecture {
+		for _, id := range ids {
+			w[id] = true
+		}
+	}
+	for _, a := range s.Pending {
+		if a.Kind == Stop || a.Kind == Hold {
+			w[a.Rec.ID] = true
+		}
+		for _, id := range a.Parts {
+			w[id] = true
+		}
+	}
+	return w
 }
 
 // Inputs are the facts a decision depends on besides the state.
@@ -130,6 +176,9 @@ const (
 	// Hold: stop a recording and keep the file on the box, not uploaded
 	// (its event was cancelled or removed while recording).
 	Hold
+	// Join the collected parts (Action.Parts) of an event whose recording
+	// ended into one recording (Action.Rec.ID) and publish it.
+	Join
 )
 
 func (k ActionKind) String() string {
@@ -140,6 +189,8 @@ func (k ActionKind) String() string {
 		return "stop"
 	case Hold:
 		return "hold"
+	case Join:
+		return "join"
 	}
 	return fmt.Sprintf("action(%d)", int(k))
 }
@@ -149,7 +200,46 @@ type Action struct {
 	Kind ActionKind `json:"kind"`
 	Rec  Rec        `json:"rec"`
 	Why  string     `json:"why"`
+	// Collect (a Stop): the part is kept for its event's join, not
+	// published on its own.
+	Collect bool `json:"collect,omitempty"`
+	// Parts (a Join): the recordings to join, in the order recorded.
+	Parts []string `json:"parts,omitempty"`
 }
+
+// Disposition is what becomes of a finished recording's file.
+type Disposition int
+
+const (
+	// Publish sends the recording to the upload queue.
+	Publish Disposition = iota + 1
+	// Keep holds the file on the box, not uploaded, for a technician.
+	Keep
+	// Collect keeps the file for the join at its event's end; it is not
+	// uploaded on its own.
+	Collect
+)
+
+// Disposition returns what a Stop or Hold does with the file.
+func (a Action) Disposition() Disposition {
+	switch {
+	case a.Kind == Hold:
+		return Keep
+	case a.Collect:
+		return Collect
+	}
+	return Publish
+}
+
+// stop is the Stop action of r: a scheduled recording's part is collected
+// for the join unless parts are kept separate.
+func (p Policy) stop(r Rec, why string) Action {
+	return Action{Kind: Stop, Rec: r, Why: why, Collect: !p.KeepPartsSeparate && !r.AdHoc()}
+}
+
+// JoinedID names the recording joined from parts: derived from the first
+// part, so a join retried after a crash writes the same recording.
+func JoinedID(first string) string { return first + "-joined" }
 
 // Carry is the transition before the loop carries out acts: the stops and
 // holds among them become pending (they leave the state only when done),
@@ -166,8 +256,9 @@ func Carry(s State, acts []Action) (State, []Action) {
 	return s, todo
 }
 
-// Done is the transition after the loop carried out a: a stop or hold
-// leaves the pending list.
+// Done is the transition after the loop carried out a: a stop, hold or
+// join leaves the pending list; a collected part joins its event's
+// lecture in the same transition.
 func Done(s State, a Action) State {
 	if a.Kind == Start {
 		return s
@@ -176,7 +267,35 @@ func Done(s State, a Action) State {
 	if i := slices.IndexFunc(s.Pending, func(p Action) bool { return p.Kind == a.Kind && p.Rec.ID == a.Rec.ID }); i >= 0 {
 		s.Pending = slices.Delete(s.Pending, i, i+1)
 	}
+	if a.Kind == Stop && a.Collect {
+		key := a.Rec.Occ.Key
+		if !slices.Contains(s.Lecture[key], a.Rec.ID) {
+			s.Lecture[key] = append(s.Lecture[key], a.Rec.ID)
+		}
+	}
 	return s
+}
+
+// Recovered is the transition at a start after a crash or power cut:
+// the recordings that were running are not any more (their files were
+// recovered). A scheduled one's part is collected for its event's join,
+// as if it had been stopped, unless parts are kept separate (then it is
+// published by the recovery, like any closed recording). The next
+// Reconcile starts a further part if the event is still on.
+func (p Policy) Recovered(s State) (State, []Rec) {
+	s = s.Clone()
+	var out []Rec
+	for k, r := range s.Running {
+		out = append(out, r)
+		delete(s.Running, k)
+	}
+	slices.SortFunc(out, func(a, b Rec) int { return a.Started.Compare(b.Started) })
+	for _, r := range out {
+		if a := p.stop(r, "recovered"); a.Collect {
+			s = Done(s, a)
+		}
+	}
+	return s, out
 }
 
 // Failed is the transition after a's device step failed. A failed start
@@ -233,7 +352,7 @@ func (p Policy) Reconcile(s State, in Inputs) (State, []Action) {
 		if r.AdHoc() {
 			if !now.Before(r.Started.Add(p.adHocMax())) {
 				delete(s.Running, k)
-				acts = append(acts, Action{Stop, r, "ad-hoc maximum length reached"})
+				acts = append(acts, p.stop(r, "ad-hoc maximum length reached"))
 			}
 			continue
 		}
@@ -245,15 +364,15 @@ func (p Policy) Reconcile(s State, in Inputs) (State, []Action) {
 		switch {
 		case !ok:
 			delete(s.Running, k)
-			acts = append(acts, Action{Hold, r, "event removed from the schedule"})
+			acts = append(acts, Action{Kind: Hold, Rec: r, Why: "event removed from the schedule"})
 		case !e.Record:
 			// Cancelled, no longer a recording, or under a blackout.
 			delete(s.Running, k)
 			r.Occ = o
-			acts = append(acts, Action{Hold, r, "event " + e.Why})
+			acts = append(acts, Action{Kind: Hold, Rec: r, Why: "event " + e.Why})
 		case !plan.InWindow(o, now, p.PrePadding, p.PostPadding):
 			delete(s.Running, k)
-			acts = append(acts, Action{Stop, r, "event ended"})
+			acts = append(acts, p.stop(r, "event ended"))
 		default:
 			// Follow the event (its end may have moved, its key may have
 			// changed); the recording keeps its id.
@@ -264,6 +383,10 @@ func (p Policy) Reconcile(s State, in Inputs) (State, []Action) {
 				delete(s.Running, k)
 				if n, ok := s.Parts[k]; ok {
 					s.Parts[o.Key] = max(s.Parts[o.Key], n)
+				}
+				if ids, ok := s.Lecture[k]; ok {
+					s.Lecture[o.Key] = append(s.Lecture[o.Key], ids...)
+					delete(s.Lecture, k)
 				}
 			}
 			s.Running[o.Key] = r
@@ -285,6 +408,33 @@ func (p Policy) Reconcile(s State, in Inputs) (State, []Action) {
 		}
 	}
 
+	// An event whose recording ended (over, removed or no longer
+	// recorded) with collected parts, none running or being stopped: its
+	// parts are joined into one recording. The collected ids move into the
+	// pending join in the same transition.
+	if in.Trusted {
+		lkeys := make([]string, 0, len(s.Lecture))
+		for k := range s.Lecture {
+			lkeys = append(lkeys, k)
+		}
+		sort.Strings(lkeys)
+		for _, k := range lkeys {
+			ids := s.Lecture[k]
+			if _, running := s.Running[k]; running || stopping(s.Pending, k) || stopping(acts, k) || in.Plan.Within(k, now, p.PrePadding, p.PostPadding) {
+				continue
+			}
+			delete(s.Lecture, k)
+			if len(ids) == 0 {
+				continue
+			}
+			occ := schedule.Occurrence{Key: k}
+			if e, ok := in.Plan.Find(occ); ok {
+				occ = e.Occurrence
+			}
+			acts = append(acts, Action{Kind: Join, Rec: Rec{ID: JoinedID(ids[0]), Occ: occ}, Why: "event's recording ended", Parts: slices.Clone(ids)})
+		}
+	}
+
 	if in.Trusted {
 		for _, o := range in.Plan.Active(now, p.PrePadding, p.PostPadding) {
 			if _, running := s.Running[o.Key]; running || s.Stopped[o.Key] {
@@ -297,10 +447,15 @@ func (p Policy) Reconcile(s State, in Inputs) (State, []Action) {
 			if now.After(o.Start) {
 				why = "event in progress"
 			}
-			acts = append(acts, Action{Start, r, why})
+			acts = append(acts, Action{Kind: Start, Rec: r, Why: why})
 		}
 	}
 	return s, acts
+}
+
+// stopping reports whether acts stop a recording of the event with key.
+func stopping(acts []Action, key string) bool {
+	return slices.ContainsFunc(acts, func(a Action) bool { return a.Kind == Stop && a.Rec.Occ.Key == key })
 }
 
 func firstNonEmpty(a, b string) string {
@@ -344,7 +499,7 @@ func (p Policy) Button(s State, in Inputs, kind hal.ButtonKind, room string) (St
 	case hal.Press:
 		if adhocOn {
 			delete(s.Running, AdHocKey)
-			return s, []Action{{Stop, adhoc, "button: ad-hoc stop"}}
+			return s, []Action{p.stop(adhoc, "button: ad-hoc stop")}
 		}
 		if len(sched) > 0 {
 			s.AckTill = now.Add(p.ack())
@@ -359,7 +514,7 @@ func (p Policy) Button(s State, in Inputs, kind hal.ButtonKind, room string) (St
 				s.Parts[o.Key]++
 				r := Rec{ID: RecordingID(o.Key, s.Parts[o.Key], now), Occ: o, Part: s.Parts[o.Key], Started: now}
 				s.Running[o.Key] = r
-				return s, []Action{{Start, r, "button: resume"}}
+				return s, []Action{{Kind: Start, Rec: r, Why: "button: resume"}}
 			}
 		}
 		s.Seq++
@@ -373,17 +528,17 @@ func (p Policy) Button(s State, in Inputs, kind hal.ButtonKind, room string) (St
 		}
 		r := Rec{ID: RecordingID(fmt.Sprintf("adhoc%d", s.Seq), 1, now), Occ: occ, Part: 1, Started: now}
 		s.Running[AdHocKey] = r
-		return s, []Action{{Start, r, "button: ad-hoc start"}}
+		return s, []Action{{Kind: Start, Rec: r, Why: "button: ad-hoc start"}}
 	case hal.LongPress:
 		if len(sched) > 0 {
 			r := sched[0]
 			delete(s.Running, r.Occ.Key)
 			s.Stopped[r.Occ.Key] = true
-			return s, []Action{{Stop, r, "button: stopped early"}}
+			return s, []Action{p.stop(r, "button: stopped early")}
 		}
 		if adhocOn {
 			delete(s.Running, AdHocKey)
-			return s, []Action{{Stop, adhoc, "button: ad-hoc stop"}}
+			return s, []Action{p.stop(adhoc, "button: ad-hoc stop")}
 		}
 	}
 	return s, nil

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -312,5 +313,104 @@ func TestCarryDoneFailed(t *testing.T) {
 	s = Done(s, todo[0])
 	if len(s.Pending) != 0 {
 		t.Fatalf("done: pending %v", s.Pending)
+	}
+}
+
+// TestOneLectureOneEntry: the parts of a scheduled event (a crash, a
+// button stop and resume) are collected, never published alone, and
+// joined once when the event's recording ends; the decision lives in the
+// saved state at every step, so a crash in between still joins once.
+// With KeepPartsSeparate every part is published on its own.
+func TestOneLectureOneEntry(t *testing.T) {
+	lec := occ(1, "0s", "1h")
+	in := func(at time.Duration) Inputs { return Inputs{Now: t0.Add(at), Trusted: true, Plan: planOf(lec)} }
+	step := func(s State, a []Action) State {
+		s, todo := Carry(s, a)
+		for _, x := range todo {
+			s = Done(s, x)
+		}
+		return s
+	}
+	p := Policy{}
+	s, a := p.Reconcile(NewState(), in(0))
+	s = step(s, a)
+	part1 := s.Running["1"].ID
+	// A crash: the running part is collected.
+	s, rec := p.Recovered(s)
+	if len(rec) != 1 || len(s.Running) != 0 || !slices.Equal(s.Lecture["1"], []string{part1}) {
+		t.Fatalf("recovered: %v running %v lecture %v", rec, s.Running, s.Lecture)
+	}
+	if !s.Waiting()[part1] {
+		t.Fatal("a collected part is not waiting: the recovery would upload it alone")
+	}
+	s, a = p.Reconcile(s, in(10*time.Minute))
+	if acts(a) != "start:1#2" {
+		t.Fatalf("after the crash: %s", acts(a))
+	}
+	s = step(s, a)
+	part2 := s.Running["1"].ID
+	// A long press stops it (collected, not published); a press resumes.
+	s, a = p.Button(s, in(20*time.Minute), hal.LongPress, "Room")
+	if len(a) != 1 || a[0].Disposition() != Collect {
+		t.Fatalf("long press: %s collect %v", acts(a), a)
+	}
+	s = step(s, a)
+	s, a = p.Button(s, in(30*time.Minute), hal.Press, "Room")
+	s = step(s, a)
+	part3 := s.Running["1"].ID
+	// Nothing joins while the event is on.
+	if _, a = p.Reconcile(s, in(40*time.Minute)); len(a) != 0 {
+		t.Fatalf("mid-event: %s", acts(a))
+	}
+	// The end: the stop collects the last part; the join follows it.
+	s, a = p.Reconcile(s, in(time.Hour))
+	if acts(a) != "stop:1#3" || a[0].Disposition() != Collect {
+		t.Fatalf("end: %s", acts(a))
+	}
+	s, todo := Carry(s, a)
+	// A crash with the stop pending: the part is still waiting.
+	if !s.Waiting()[part3] {
+		t.Fatal("a part whose stop is pending is not waiting")
+	}
+	s = Done(s, todo[0])
+	s, a = p.Reconcile(s, in(time.Hour+time.Second))
+	want := []string{part1, part2, part3}
+	if len(a) != 1 || a[0].Kind != Join || !slices.Equal(a[0].Parts, want) || a[0].Rec.ID != JoinedID(part1) || a[0].Rec.Occ.Title != lec.Title {
+		t.Fatalf("join: %s %+v", acts(a), a)
+	}
+	s, todo = Carry(s, a)
+	if len(s.Lecture) != 0 || !s.Waiting()[part2] {
+		t.Fatalf("pending join: lecture %v waiting %v", s.Lecture, s.Waiting())
+	}
+	// Retried after a failure (a crash), then done once.
+	s = Failed(s, todo[0])
+	if _, todo = Carry(s, nil); acts(todo) != acts(a) {
+		t.Fatalf("join not retried: %s", acts(todo))
+	}
+	s = Done(s, todo[0])
+	if len(s.Pending) != 0 || len(s.Waiting()) != 0 {
+		t.Fatalf("after the join: pending %v waiting %v", s.Pending, s.Waiting())
+	}
+	if _, a = p.Reconcile(s, in(2*time.Hour)); len(a) != 0 {
+		t.Fatalf("after the join: %s", acts(a))
+	}
+
+	// Kept separate: every stop publishes, a crash collects nothing.
+	sep := Policy{KeepPartsSeparate: true}
+	s, a = sep.Reconcile(NewState(), in(0))
+	s = step(s, a)
+	s, _ = sep.Recovered(s)
+	if len(s.Lecture) != 0 || len(s.Waiting()) != 0 {
+		t.Fatalf("separate, recovered: lecture %v", s.Lecture)
+	}
+	s, a = sep.Reconcile(s, in(time.Minute))
+	s = step(s, a)
+	s, a = sep.Reconcile(s, in(time.Hour))
+	if acts(a) != "stop:1#2" || a[0].Disposition() != Publish {
+		t.Fatalf("separate end: %s", acts(a))
+	}
+	s = step(s, a)
+	if _, a = sep.Reconcile(s, in(time.Hour+time.Second)); len(a) != 0 {
+		t.Fatalf("separate: %s", acts(a))
 	}
 }

@@ -16,9 +16,14 @@ import (
 type Recorder interface {
 	// Start begins recording r.
 	Start(ctx context.Context, r Rec) error
-	// Finish closes r's file; publish sends it to the upload queue, otherwise
-	// the file is kept on the box (held) for a technician.
-	Finish(ctx context.Context, r Rec, publish bool, why string) error
+	// Finish closes r's file and does with it what d says: publish it to
+	// the upload queue, keep it on the box (held) for a technician, or
+	// collect it for its event's join.
+	Finish(ctx context.Context, r Rec, d Disposition, why string) error
+	// Join joins the collected parts (in the order recorded) of one
+	// event into the recording r.ID and publishes it. It is retried until
+	// it succeeds, after a crash too, so it must be idempotent.
+	Join(ctx context.Context, r Rec, parts []string) error
 }
 
 // StateStore keeps the controller's State across restarts.
@@ -114,16 +119,14 @@ func (l *Loop) Init() error {
 // stopped: they are no longer running (the caller recovered their files),
 // so the next decision starts a further part if their event is still on.
 // The new state is saved like any other transition.
+// A scheduled recording's part is collected for its event's join
+// (Policy.Recovered). It must be called before Run.
 func (l *Loop) Recovered() []Rec {
-	var out []Rec
-	for k, r := range l.state.Running {
-		out = append(out, r)
-		delete(l.state.Running, k)
-	}
+	state, out := l.Policy.Recovered(l.state)
+	l.state = state
 	if len(out) > 0 {
 		l.save()
 	}
-	slices.SortFunc(out, func(a, b Rec) int { return a.Started.Compare(b.Started) })
 	return out
 }
 
@@ -139,7 +142,13 @@ func (l *Loop) Run(ctx context.Context) error {
 	for {
 		in := l.inputs()
 		state, acts := l.Policy.Reconcile(l.state, in)
-		l.apply(ctx, state, acts)
+		if l.apply(ctx, state, acts) {
+			// A finished stop can make a join due at once (the last part
+			// of an event was collected).
+			in = l.inputs()
+			state, acts = l.Policy.Reconcile(l.state, in)
+			l.apply(ctx, state, acts)
+		}
 		l.show(in)
 
 		wake := l.Policy.Wake(l.state, in)
@@ -195,11 +204,12 @@ func (l *Loop) inputs() Inputs {
 // is what is on disk: it is saved before the devices act (so a crash after
 // a start still knows the recording, and a decided stop is still pending),
 // and every outcome is a transition (Done, Failed) saved like any other.
-func (l *Loop) apply(ctx context.Context, state State, acts []Action) {
+// It reports whether a stop of a part collected for a join was done.
+func (l *Loop) apply(ctx context.Context, state State, acts []Action) (collected bool) {
 	state, todo := Carry(state, acts)
 	l.state = state
 	if len(todo) == 0 {
-		return
+		return false
 	}
 	if len(acts) > 0 {
 		l.save()
@@ -213,7 +223,10 @@ func (l *Loop) apply(ctx context.Context, state State, acts []Action) {
 			err = l.Recorder.Start(ctx, a.Rec)
 		case Stop, Hold:
 			l.Log.Info("recording "+a.Kind.String(), "id", a.Rec.ID, "title", a.Rec.Occ.Title, "why", a.Why)
-			err = l.Recorder.Finish(ctx, a.Rec, a.Kind == Stop, a.Why)
+			err = l.Recorder.Finish(ctx, a.Rec, a.Disposition(), a.Why)
+		case Join:
+			l.Log.Info("recording join", "id", a.Rec.ID, "title", a.Rec.Occ.Title, "parts", a.Parts, "why", a.Why)
+			err = l.Recorder.Join(ctx, a.Rec, a.Parts)
 		}
 		if err != nil {
 			l.Log.Error("controller: "+a.Kind.String()+" failed; will retry", "id", a.Rec.ID, "err", err)
@@ -224,11 +237,13 @@ func (l *Loop) apply(ctx context.Context, state State, acts []Action) {
 		}
 		if a.Kind != Start {
 			l.state, changed = Done(l.state, a), true
+			collected = collected || a.Collect
 		}
 	}
 	if changed {
 		l.save()
 	}
+	return collected
 }
 
 func (l *Loop) save() {
@@ -263,7 +278,7 @@ func (l *Loop) shutdown() {
 	state := l.state.Clone()
 	for k, r := range state.Running {
 		delete(state.Running, k)
-		acts = append(acts, Action{Stop, r, "shutdown"})
+		acts = append(acts, l.Policy.stop(r, "shutdown"))
 	}
 	slices.SortFunc(acts, func(a, b Action) int { return a.Rec.Started.Compare(b.Rec.Started) })
 	l.apply(ctx, state, acts)

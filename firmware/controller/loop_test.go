@@ -23,7 +23,14 @@ func (f *flakyRecorder) Start(context.Context, Rec) error {
 	return nil
 }
 
-func (f *flakyRecorder) Finish(context.Context, Rec, bool, string) error {
+func (f *flakyRecorder) Finish(context.Context, Rec, Disposition, string) error {
+	if f.failFinish {
+		return errors.New("disk busy")
+	}
+	return nil
+}
+
+func (f *flakyRecorder) Join(context.Context, Rec, []string) error {
 	if f.failFinish {
 		return errors.New("disk busy")
 	}

@@ -47,6 +47,9 @@ func (s *FileStore) Load() (State, error) {
 	if st.Parts == nil {
 		st.Parts = map[string]int{}
 	}
+	if st.Lecture == nil {
+		st.Lecture = map[string][]string{}
+	}
 	return st, nil
 }
 

@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/capturebox/capturebox/sync/icalparse"
 )
 
 // Defaults shared by both fetchers.
@@ -36,8 +38,9 @@ const (
 	// MaxMatches is the server's offset limit: a page starting at offset
 	// 10,000 or beyond fails with QUERY_EXCEEDED_MAX_MATCHES_ALLOWED.
 	MaxMatches = 10000
-	// DefaultMaxBytes caps one response (an API page or an FTP file).
-	DefaultMaxBytes = 64 << 20
+	// DefaultMaxBytes caps one response (an API page or an FTP file): no
+	// more than the schedule parser reads (one limit).
+	DefaultMaxBytes = icalparse.DefaultMaxBytes
 	// DefaultTimeout bounds one request (one page, or one FTP command).
 	DefaultTimeout = 60 * time.Second
 	// minAbsoluteTime is the smallest Unix time Kaltura does not treat as

@@ -37,7 +37,7 @@ type HTTPSOptions struct {
 	// Window is the look-ahead from Request.Now; default DefaultWindow.
 	Window time.Duration
 	// MaxBytes caps one page's (decompressed) reply; default
-	// DefaultMaxBytes (64 MiB). MaxTotalBytes caps the sum over a listing;
+	// DefaultMaxBytes (the parser's limit). MaxTotalBytes caps the sum over a listing;
 	// default 4×MaxBytes.
 	MaxBytes, MaxTotalBytes int64
 	// Timeout bounds one page request; default DefaultTimeout.

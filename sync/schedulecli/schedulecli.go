@@ -95,9 +95,11 @@ type Env struct {
 
 // Remote is the box's configured schedule source.
 type Remote struct {
-	Fetcher    syncer.Fetcher
-	ResourceID int64
-	Local      *time.Location // the box's zone (box.timezone)
+	Fetcher syncer.Fetcher
+	// ResourceID and RoomID are the resources the plan keeps events of,
+	// as on the box (syncer.Config): the camera and the room it stands in.
+	ResourceID, RoomID int64
+	Local              *time.Location // the box's zone (box.timezone)
 }
 
 // ErrUsage wraps errors in the command line (exit status 2).
@@ -399,6 +401,7 @@ func SyncOnce(ctx context.Context, remote Remote, env Env) (plan.Plan, error) {
 		Store:      noCache{},
 		Clock:      func() time.Time { return now },
 		ResourceID: remote.ResourceID,
+		RoomID:     remote.RoomID,
 		Logger:     env.Logger,
 	})
 	if err != nil {

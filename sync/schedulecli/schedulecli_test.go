@@ -222,6 +222,20 @@ func TestWithoutICalRunsTheSyncOnce(t *testing.T) {
 	if err := Run(context.Background(), []string{"--from", "2025-01-02T00:00:00Z", "--to", "2025-01-01T00:00:00Z"}, &out, &errOut, env); !errors.Is(err, ErrUsage) {
 		t.Errorf("--to before --from: %v, want a usage error", err)
 	}
+	// The box plans with its camera and the room it stands in: a camera
+	// (59) in room 58 keeps the events booked on the room, as the box does.
+	for _, room := range []int64{58, 0} {
+		out.Reset()
+		roomEnv := Env{Now: now, Remote: func(string, int64, time.Duration) (Remote, error) {
+			return Remote{Fetcher: f, ResourceID: 59, RoomID: room, Local: ny(t)}, nil
+		}}
+		if err := Run(context.Background(), []string{"--json"}, &out, &errOut, roomEnv); err != nil {
+			t.Fatalf("room %d: %v", room, err)
+		}
+		if kept := strings.Contains(out.String(), `"id":7340012`); kept != (room != 0) {
+			t.Errorf("camera 59 in room %d: event on resource 58 kept %v: %s", room, kept, out.String())
+		}
+	}
 }
 
 // TestOutputBoundedPerEvent: however many recordings overlap, each JSON

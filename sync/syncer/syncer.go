@@ -99,9 +99,6 @@ type Config struct {
 	// RoomID is the LOCATION resource the camera stands in (0: none):
 	// events booked on the room are the box's too (plan.BoxResources).
 	RoomID int64
-	// ResourceIDs is the older form of ResourceID: when ResourceID is 0,
-	// its single element is used. Deprecated: set ResourceID.
-	ResourceIDs []int64
 	// ExpandSeries lets the plan expand a series that arrives without its
 	// occurrences. Leave it off with the default query
 	// (recurrenceTypeIn=0,2), which returns concrete events only, so that
@@ -240,12 +237,6 @@ func New(cfg Config) (*Syncer, error) {
 		cfg.Parse = func(page []byte) (*icalparse.Calendar, error) {
 			return icalparse.ParseBytes(page, icalparse.Options{Logger: cfg.Logger})
 		}
-	}
-	if cfg.ResourceID == 0 && len(cfg.ResourceIDs) > 0 {
-		if len(cfg.ResourceIDs) > 1 {
-			return nil, errors.New("syncer: one resource per box: set ResourceID")
-		}
-		cfg.ResourceID = cfg.ResourceIDs[0]
 	}
 	if cfg.Plan == nil {
 		res, opts := cfg.ResourceID, plan.Options{Expand: recur.Options{NoExpansion: !cfg.ExpandSeries}, Room: cfg.RoomID}

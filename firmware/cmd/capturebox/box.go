@@ -98,7 +98,8 @@ func scheduleFlags(fs *flag.FlagSet, e env) func(context.Context) error {
 			if err != nil {
 				return schedulecli.Remote{}, err
 			}
-			return schedulecli.Remote{Fetcher: f, ResourceID: firmware.PlanResource(cfg), Local: cfg.Box.Location()}, nil
+			camera, room := firmware.PlanResource(cfg)
+			return schedulecli.Remote{Fetcher: f, ResourceID: camera, RoomID: room, Local: cfg.Box.Location()}, nil
 		},
 	})
 	return func(ctx context.Context) error {
