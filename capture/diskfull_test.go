@@ -176,3 +176,58 @@ func TestDiskFullMidRecording(t *testing.T) {
 		t.Errorf("sidecar %+v, %v; want closed with the outage noted", sc, err)
 	}
 }
+
+// TestDiskFullWithSound: a full disk in a recording with sound keeps both
+// tracks whole. The sound of the failed fragment is dropped with its
+// picture (never written twice), no sound is written while the picture
+// waits for the retry, and the sound resumes with the picture, to the end.
+func TestDiskFullWithSound(t *testing.T) {
+	dir := t.TempDir()
+	disk := &space{limit: -1}
+	var res capture.Result
+	var t0 time.Time
+	synctest.Test(t, func(t *testing.T) {
+		r, _, _ := soundRecorder(t, dir, capture.Config{FS: fullFS{disk}})
+		t0 = time.Now()
+		if _, err := r.Start("fullav", capture.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3500 * time.Millisecond)
+		disk.fill(100) // the fragment of second 3–4 does not fit
+		time.Sleep(4 * time.Second)
+		disk.free() // at 7.5 s; the key frame at 8 s starts the rest
+		time.Sleep(4500*time.Millisecond - time.Millisecond)
+		var err error
+		if res, err = r.Stop("fullav"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if len(res.Parts) != 2 {
+		t.Fatalf("parts %v, want two spans around the outage", res.Parts)
+	}
+	resume := res.Parts[1].Start.Sub(t0).Seconds()
+	snd := capturetest.ProbeAudio(t, res.Path) // fails on any decoding error
+	if snd.Codec != "pcm_s16le" || len(snd.PTS) == 0 {
+		t.Fatalf("ffprobe sound: %+v", snd)
+	}
+	const slack = 0.1 // a sound packet (20 ms) and the fragment's edge
+	var before, after int
+	for i, pts := range snd.PTS {
+		if i > 0 && pts <= snd.PTS[i-1] {
+			t.Fatalf("sound packet %d at %.3f s after %.3f s: a fragment's sound is in the file twice", i, pts, snd.PTS[i-1])
+		}
+		switch {
+		case pts < 3+slack:
+			before++
+		case pts >= resume-slack:
+			after++
+		default:
+			t.Errorf("sound packet at %.3f s, in the outage (3 s to %.3f s)", pts, resume)
+		}
+	}
+	last := snd.PTS[len(snd.PTS)-1]
+	if before == 0 || after == 0 || last < 12-0.1 {
+		t.Errorf("sound: %d packets before the outage, %d after the resume at %.3f s, the last at %.3f s; want sound on both sides to 12 s",
+			before, after, resume, last)
+	}
+}

@@ -69,12 +69,19 @@ type fmp4Writer struct {
 	end      time.Time // capture time at which the written media ends
 	sps, pps []byte
 	samples  int
+	audio    *audioTrack // the sound track; nil when the file has none
 }
 
 // createFMP4 creates path (which must not exist), writes the init segment
 // built from the parameter sets of the key sample first, and fsyncs the
 // file and its directory.
 func createFMP4(fsys MediaFS, path string, first hal.Sample, fragDur time.Duration) (*fmp4Writer, error) {
+	return createFMP4AV(fsys, path, first, fragDur, nil)
+}
+
+// createFMP4AV is createFMP4 with a sound track (see audiotrack.go) when
+// audio is not nil.
+func createFMP4AV(fsys MediaFS, path string, first hal.Sample, fragDur time.Duration, audio *hal.AudioEncoding) (*fmp4Writer, error) {
 	spss, ppss := avc.GetParameterSetsFromByteStream(first.Data)
 	if len(spss) == 0 || len(ppss) == 0 {
 		return nil, errNoParameterSets
@@ -87,6 +94,11 @@ func createFMP4(fsys MediaFS, path string, first hal.Sample, fragDur time.Durati
 	if err := trak.SetAVCDescriptor("avc3", spss, ppss, true); err != nil {
 		return nil, fmt.Errorf("create recording: %w", err)
 	}
+	if audio != nil {
+		if err := addAudioTrak(init, *audio); err != nil {
+			return nil, fmt.Errorf("create recording: %w", err)
+		}
+	}
 	var buf bytes.Buffer
 	if err := init.Encode(&buf); err != nil {
 		return nil, fmt.Errorf("create recording: encode init segment: %w", err)
@@ -96,6 +108,9 @@ func createFMP4(fsys MediaFS, path string, first hal.Sample, fragDur time.Durati
 		return nil, fmt.Errorf("create recording: %w", err)
 	}
 	w := &fmp4Writer{f: f, path: path, fragDur: fragDur, origin: first.At, seq: 1, sps: spss[0], pps: ppss[0]}
+	if audio != nil {
+		w.audio = &audioTrack{enc: *audio}
+	}
 	if err := w.writeSync(buf.Bytes()); err != nil {
 		f.Close()
 		fsys.Remove(path)
@@ -172,8 +187,14 @@ func (w *fmp4Writer) writeSync(b []byte) error {
 	return nil
 }
 
-// discard drops the samples waiting for a fragment (after a write error).
-func (w *fmp4Writer) discard() { w.pending = w.pending[:0] }
+// discard drops the samples, video and sound, waiting for a fragment
+// (after a write error): they are never written.
+func (w *fmp4Writer) discard() {
+	w.pending = w.pending[:0]
+	if w.audio != nil {
+		w.audio.pending = w.audio.pending[:0]
+	}
+}
 
 // add queues a video sample, writing the pending fragment first when the
 // sample begins a new one.
@@ -208,14 +229,16 @@ func toAVCC(annexB []byte) []byte {
 	return out
 }
 
-// flush writes the pending samples as one fragment and fsyncs. next is
-// the capture time of the sample that follows, or the zero time when it is
-// not known (the last sample then gets its nominal duration).
+// flush writes the pending samples, video and sound, as one fragment and
+// fsyncs. next is the capture time of the video sample that follows, or
+// the zero time when it is not known (the last sample then gets its
+// nominal duration).
 func (w *fmp4Writer) flush(next time.Time) error {
-	if len(w.pending) == 0 {
+	ids := w.trackIDs()
+	if len(ids) == 0 {
 		return nil
 	}
-	frag, err := mp4.CreateFragment(w.seq, videoTrackID)
+	frag, err := mp4.CreateMultiTrackFragment(w.seq, ids)
 	if err != nil {
 		return fmt.Errorf("write fragment: %w", err)
 	}
@@ -238,12 +261,17 @@ func (w *fmp4Writer) flush(next time.Time) error {
 		if p.key {
 			flags = mp4.SyncSampleFlags
 		}
-		frag.AddFullSample(mp4.FullSample{
+		if err := frag.AddFullSampleToTrack(mp4.FullSample{
 			Sample:     mp4.Sample{Flags: flags, Dur: uint32(end - start), Size: uint32(len(p.data))},
 			DecodeTime: start,
 			Data:       p.data,
-		})
+		}, videoTrackID); err != nil {
+			return fmt.Errorf("write fragment %d: %w", w.seq, err)
+		}
 		fragEnd = w.origin.Add(ticksDuration(end))
+	}
+	if err := w.addAudioSamples(frag); err != nil {
+		return fmt.Errorf("write fragment %d: %w", w.seq, err)
 	}
 	var buf bytes.Buffer
 	if err := frag.Encode(&buf); err != nil {
@@ -252,10 +280,13 @@ func (w *fmp4Writer) flush(next time.Time) error {
 	if err := w.writeSync(buf.Bytes()); err != nil {
 		return fmt.Errorf("write fragment %d: %w", w.seq, err)
 	}
-	w.end = fragEnd
+	if !fragEnd.IsZero() { // a fragment of sound only leaves the video's end
+		w.end = fragEnd
+	}
 	w.samples += len(w.pending)
 	w.seq++
 	w.pending = w.pending[:0]
+	w.audioWritten()
 	return nil
 }
 

@@ -39,8 +39,10 @@
 // the gap is a hole in the timeline of the same length as the outage, and
 // the sidecar's Parts list the continuous spans.
 //
-// Audio samples are not recorded yet; the hal.Stream contract does not
-// describe the audio format that an MP4 sample entry needs.
+// Sound comes from a separate input (Config.Audio, a hal.AudioSource of
+// PCM) and is encoded by Config.AudioCodec into a second track of the same
+// file, in the same fragments, on the same capture clock; see audio.go and
+// audiotrack.go. The audio samples of hal.Stream are not used.
 package capture
 
 import (
@@ -99,6 +101,16 @@ type Config struct {
 	// recording cannot write (a full or failing disk: the fault to show at
 	// once) and again when it writes again. Same rules as OnHealth.
 	OnDisk func(DiskHealth)
+
+	// Audio is the sound input; nil records picture only. AudioCodec
+	// encodes it and is required with it. See audio.go.
+	Audio      hal.AudioSource
+	AudioCodec hal.AudioCodec
+	// SilenceAfter is how long the sound must stay below SilenceLevel
+	// (dBFS) to be noted in the sidecar; defaults DefaultSilenceAfter and
+	// DefaultSilenceLevel.
+	SilenceAfter time.Duration
+	SilenceLevel float64
 }
 
 // DiskHealth is whether the recordings can write their files.
@@ -178,6 +190,9 @@ type Recorder struct {
 	loopDone chan struct{} // closed when the capture goroutine has exited
 	health   Health
 	closed   bool
+	// audioLostSince is when the sound input stopped delivering; zero
+	// while it delivers (or has not been opened yet).
+	audioLostSince time.Time
 }
 
 // New returns a Recorder. It opens nothing until a recording starts. Call
@@ -202,6 +217,15 @@ func New(cfg Config) (*Recorder, error) {
 	}
 	if cfg.FS == nil {
 		cfg.FS = OSMediaFS{}
+	}
+	if cfg.Audio != nil && cfg.AudioCodec == nil {
+		return nil, errors.New("capture: a sound input without a sound codec")
+	}
+	if cfg.SilenceAfter <= 0 {
+		cfg.SilenceAfter = DefaultSilenceAfter
+	}
+	if cfg.SilenceLevel == 0 {
+		cfg.SilenceLevel = DefaultSilenceLevel
 	}
 	r := &Recorder{
 		cfg:   cfg,
@@ -246,6 +270,14 @@ type Recording struct {
 	// diskNote is the last write error, kept after writing resumed, for
 	// the sidecar.
 	diskNote error
+
+	// Sound (audio.go).
+	audio        AudioNotes
+	audioEnd     time.Time     // end of the last sound packet written
+	audioMoved   chan struct{} // closed when sound is written; nil when nobody waits
+	videoClosed  bool          // Stop is draining the sound: no more video
+	silentSince  time.Time     // start of the current silence; zero when not silent
+	silenceNoted bool          // the current silence is in audio.Silences
 }
 
 // ID returns the recording's id.
@@ -332,6 +364,12 @@ func (r *Recorder) Start(id string, meta Meta) (*Recording, error) {
 func (r *Recorder) Stop(id string) (Result, error) {
 	r.mu.Lock()
 	rc, ok := r.recs[id]
+	r.mu.Unlock()
+	if ok {
+		rc.drainAudio()
+	}
+	r.mu.Lock()
+	rc, ok = r.recs[id]
 	if !ok {
 		r.mu.Unlock()
 		return Result{}, fmt.Errorf("stop %q: %w", id, ErrUnknownRecording)
@@ -343,9 +381,10 @@ func (r *Recorder) Stop(id string) (Result, error) {
 		r.cancel = nil
 		done = r.loopDone
 	}
+	audioLost := r.audioLostSince
 	r.mu.Unlock()
 
-	res, err := rc.finish()
+	res, err := rc.finish(audioLost)
 	if done != nil {
 		<-done
 	}
@@ -418,6 +457,14 @@ func (r *Recorder) run(ctx context.Context, prev <-chan struct{}, done chan<- st
 		case <-ctx.Done():
 			return
 		}
+	}
+	if r.cfg.Audio != nil {
+		audioDone := make(chan struct{})
+		go func() {
+			defer close(audioDone)
+			r.runAudio(ctx)
+		}()
+		defer func() { <-audioDone }()
 	}
 	for ctx.Err() == nil {
 		s, err := r.cfg.Source.Open(ctx)
@@ -533,7 +580,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (rc *Recording) write(s hal.Sample) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.stopped || rc.err != nil || s.Kind != hal.Video {
+	if rc.stopped || rc.err != nil || s.Kind != hal.Video || rc.videoClosed {
 		return
 	}
 	if rc.diskErr != nil {
@@ -549,7 +596,7 @@ func (rc *Recording) write(s hal.Sample) {
 		return
 	}
 	if rc.w == nil {
-		w, err := createFMP4(rc.rec.cfg.FS, partPath(rc.dir, rc.id), s, rc.rec.cfg.FragmentDuration)
+		w, err := createFMP4AV(rc.rec.cfg.FS, partPath(rc.dir, rc.id), s, rc.rec.cfg.FragmentDuration, rc.rec.audioEncoding())
 		if errors.Is(err, errNoParameterSets) {
 			rc.failLocked(err)
 			return
@@ -670,6 +717,13 @@ func (rc *Recording) sidecarLocked(st State) Sidecar {
 		sc.Bytes = rc.w.bytes
 	}
 	sc.Parts = append([]Span(nil), rc.parts...)
+	if rc.w != nil && rc.w.audio != nil {
+		notes := rc.audio
+		notes.Codec = rc.w.audio.enc.Codec
+		notes.Silences = append([]Span(nil), notes.Silences...)
+		notes.Gaps = append([]Span(nil), notes.Gaps...)
+		sc.Audio = &notes
+	}
 	switch {
 	case rc.err != nil:
 		sc.Error = rc.err.Error()
@@ -679,8 +733,9 @@ func (rc *Recording) sidecarLocked(st State) Sidecar {
 	return sc
 }
 
-// finish closes the recording's file and publishes it.
-func (rc *Recording) finish() (Result, error) {
+// finish closes the recording's file and publishes it. audioLost is
+// when the sound input was lost, if it still is.
+func (rc *Recording) finish(audioLost time.Time) (Result, error) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.stopped = true
@@ -700,6 +755,7 @@ func (rc *Recording) finish() (Result, error) {
 		rc.rec.log.Error("recording: the last fragment could not be written; the file keeps what it has", "id", rc.id, "err", err)
 		rc.diskNote = fmt.Errorf("recording %s: %w", rc.id, err)
 	}
+	rc.closeAudioLocked(audioLost)
 	rc.endSpanLocked()
 	if err := os.Rename(rc.w.path, finalPath(rc.dir, rc.id)); err != nil {
 		errs = append(errs, fmt.Errorf("stop %s: %w", rc.id, err))

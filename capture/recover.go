@@ -270,7 +270,8 @@ func scanFMP4(path string) (fmp4Scan, error) {
 		return fmp4Scan{}, err
 	}
 	scan := fmp4Scan{size: fi.Size()}
-	var trex *mp4.TrexBox
+	var trex map[uint32]*mp4.TrexBox // by track ID; nil until the moov is read
+	var videoID uint32               // the first track: the timeline's
 	var moof *mp4.MoofBox
 	for off := int64(0); ; {
 		typ, size, hdr, ok := boxHeader(f, off, scan.size)
@@ -285,10 +286,14 @@ func scanFMP4(path string) (fmp4Scan, error) {
 				return scan, nil
 			}
 			moov, ok := b.(*mp4.MoovBox)
-			if !ok || moov.Mvex == nil || moov.Mvex.Trex == nil || moov.Trak == nil {
+			if !ok || moov.Mvex == nil || len(moov.Mvex.Trexs) == 0 || moov.Trak == nil || moov.Trak.Tkhd == nil {
 				return scan, nil
 			}
-			trex = moov.Mvex.Trex
+			trex = make(map[uint32]*mp4.TrexBox)
+			for _, t := range moov.Mvex.Trexs {
+				trex[t.TrackID] = t
+			}
+			videoID = moov.Trak.Tkhd.TrackID
 			scan.timescale = moov.Trak.Mdia.Mdhd.Timescale
 			scan.created = time.Unix(int64(moov.Mvhd.CreationTime)-2082844800, 0).UTC()
 		case typ == "moof" && trex != nil && moof == nil:
@@ -296,39 +301,51 @@ func scanFMP4(path string) (fmp4Scan, error) {
 			if err != nil {
 				return scan, nil
 			}
-			if moof, ok = b.(*mp4.MoofBox); !ok || moof.Traf == nil {
+			if moof, ok = b.(*mp4.MoofBox); !ok || len(moof.Trafs) == 0 {
 				return scan, nil
 			}
 		case typ == "mdat" && moof != nil:
-			traf := moof.Traf
-			if traf.Tfdt == nil {
-				return scan, nil
-			}
-			def := trex.DefaultSampleDuration
-			if traf.Tfhd.HasDefaultSampleDuration() {
-				def = traf.Tfhd.DefaultSampleDuration
-			}
-			t := traf.Tfdt.BaseMediaDecodeTime()
-			first := t
-			var n int
-			var bytes uint64
-			for _, trun := range traf.Truns {
-				t += trun.Duration(def)
-				n += int(trun.SampleCount())
-				for i := range trun.Samples {
-					bytes += uint64(trun.Samples[i].Size)
+			var n, vn int
+			var bytes, vFirst, vEnd uint64
+			hasVideo := false
+			for _, traf := range moof.Trafs {
+				tx := trex[traf.Tfhd.TrackID]
+				if traf.Tfdt == nil || tx == nil {
+					return scan, nil
+				}
+				def := tx.DefaultSampleDuration
+				if traf.Tfhd.HasDefaultSampleDuration() {
+					def = traf.Tfhd.DefaultSampleDuration
+				}
+				t := traf.Tfdt.BaseMediaDecodeTime()
+				first := t
+				var k int
+				for _, trun := range traf.Truns {
+					t += trun.Duration(def)
+					k += int(trun.SampleCount())
+					for i := range trun.Samples {
+						bytes += uint64(trun.Samples[i].Size)
+					}
+				}
+				n += k
+				if traf.Tfhd.TrackID == videoID {
+					hasVideo, vFirst, vEnd, vn = true, first, t, k
 				}
 			}
 			if bytes > uint64(size-hdr) {
 				return scan, nil // the mdat is shorter than the samples
 			}
-			if k := len(scan.spans); k > 0 && scan.spans[k-1][1] == first {
-				scan.spans[k-1][1] = t
-			} else if n > 0 {
-				scan.spans = append(scan.spans, [2]uint64{first, t})
+			if hasVideo {
+				// Sound-only fragments (video stalled) leave the
+				// timeline's spans alone.
+				if j := len(scan.spans); j > 0 && scan.spans[j-1][1] == vFirst {
+					scan.spans[j-1][1] = vEnd
+				} else if vn > 0 {
+					scan.spans = append(scan.spans, [2]uint64{vFirst, vEnd})
+				}
+				scan.endTicks = vEnd
 			}
 			scan.samples += n
-			scan.endTicks = t
 			scan.valid = off + size
 			moof = nil
 		default:

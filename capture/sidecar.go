@@ -74,6 +74,8 @@ type Sidecar struct {
 	// JoinedFrom lists the parts a joined recording was made of.
 	JoinedInto string   `json:"joinedInto,omitempty"`
 	JoinedFrom []string `json:"joinedFrom,omitempty"`
+	// Audio describes the sound track (audio.go); nil without one.
+	Audio *AudioNotes `json:"audio,omitempty"`
 }
 
 // SidecarPath returns the sidecar path of recording id in dir.

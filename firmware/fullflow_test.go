@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -139,7 +140,8 @@ func schoolDay(t *testing.T, separate bool) {
 		led := haltest.NewFakeLED(time.Now)
 		button := haltest.NewFakeButton(time.Now)
 		cam := haltest.NewFakeCamera(haltest.CameraConfig{Width: 32, Height: 32, FPS: 2, KeyInterval: 4})
-		dev := firmware.Devices{LED: led, Button: button, Capture: cam, TimeSync: haltest.NewFakeTimeSync(true)}
+		dev := firmware.Devices{LED: led, Button: button, Capture: cam, TimeSync: haltest.NewFakeTimeSync(true),
+			Audio: haltest.NewFakeMicrophone(haltest.MicConfig{}), AudioCodec: haltest.PCMCodec{}}
 		opts := firmware.Options{Logger: log.With("who", "box"), HTTPClient: &http.Client{Transport: tr}, Seed: 7}
 
 		start := func() (context.CancelFunc, chan error) {
@@ -188,15 +190,19 @@ func schoolDay(t *testing.T, separate bool) {
 		for _, c := range led.Timeline() {
 			got = append(got, fmt.Sprintf("%v %v", c.At.Sub(t0), c.Pattern))
 		}
+		// A stop waits up to 0.25 s (capture's sound drain) for the sound
+		// to reach the end of the last video frame, which at 2 fps lasts
+		// 0.5 s past the stop: the LED goes off when the recording is
+		// closed, 0.25 s after the stop.
 		want := []string{
 			"59m0s slow-blink",
 			"1h0m0s on",
 			"1h40m0s off", "1h40m0.4s on", // the acknowledge blink
-			"2h10m0s off", // long press
-			"2h15m0s on",  // resumed
-			"2h30m0s off",
+			"2h10m0.25s off", // long press
+			"2h15m0s on",     // resumed
+			"2h30m0.25s off",
 			"3h0m0s on", // ad-hoc
-			"3h10m0s off",
+			"3h10m0.25s off",
 		}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("LED timeline:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -292,6 +298,13 @@ func schoolDay(t *testing.T, separate bool) {
 		info := capturetest.Probe(t, r.path)
 		if info.Codec != "h264" || info.Frames == 0 {
 			t.Errorf("%s: ffprobe says %+v", r.path, info)
+		}
+		// The sound is recorded with the picture and ends with it (within
+		// one video frame at 2 fps and a fragment's slack).
+		snd := capturetest.ProbeAudio(t, r.path)
+		if snd.Codec != "pcm_s16le" || snd.Frames == 0 || math.Abs(snd.Duration-info.Duration) > 1 {
+			t.Errorf("%s: sound %s, %d frames, %.2f s; want pcm_s16le lasting as the picture's %.2f s",
+				r.path, snd.Codec, snd.Frames, snd.Duration, info.Duration)
 		}
 		if ps := parts[r.id]; len(ps) > 0 {
 			checkJoined(t, r.path, ps, info)

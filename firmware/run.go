@@ -41,6 +41,10 @@ type Devices struct {
 	Console  hal.ConsolePort
 	Capture  hal.CaptureSource
 	TimeSync hal.TimeSync
+	// Audio is the sound input, encoded by AudioCodec; nil records
+	// picture only (hardware.audio_device = "none").
+	Audio      hal.AudioSource
+	AudioCodec hal.AudioCodec
 }
 
 // Options are the parts of Run that are not configuration.
@@ -201,6 +205,10 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		Logger:   log.With("subsystem", "capture"),
 		OnHealth: b.onHealth,
 		OnDisk:   b.onDisk,
+
+		Audio:        dev.Audio,
+		AudioCodec:   dev.AudioCodec,
+		SilenceAfter: cfg.Recording.SilenceAfter,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firmware: capture: %w", err)

@@ -105,6 +105,7 @@ func settingsTable(t *testing.T) []setting {
 		{key: "recording.min_length", value: `"30s"`},
 		{key: "recording.short_policy", value: `"upload-tagged"`},
 		{key: "recording.dir", value: quoteTOML(filepath.Join(dir, "recordings"))},
+		{key: "recording.silence_after", value: `"10s"`},
 		{key: "recording.keep_parts_separate", value: `true`},
 		{key: "hardware.console_pin", value: `"4321"`},
 		{key: "upload.chunk_size", value: `"8MiB"`},

@@ -117,6 +117,7 @@ for group in "$@"; do
 	vmlab)
 		apt_install qemu-system-arm busybox-static cpio
 		scripts/vmlab/fetch.sh
+		;;
 	promtool)
 		dest=.cache/promtool
 		if [ ! -x "$dest/promtool" ]; then

@@ -170,6 +170,10 @@ type Recording struct {
 	// Dir holds recordings. Default "" in the file, which Parse resolves to
 	// DataDir + "/recordings"; a parsed Config always holds the absolute path.
 	Dir string `toml:"dir"`
+	// SilenceAfter: a stretch of silence on the sound input at least this
+	// long is noted in the recording's sidecar, for the upload to mention.
+	// Default 30s.
+	SilenceAfter time.Duration `toml:"silence_after"`
 	// KeepPartsSeparate uploads each part of a scheduled event (after a
 	// crash, a power cut, a button stop and resume) as an entry of its
 	// own, titled "(part N)". Default false: the parts are joined into one
@@ -262,11 +266,12 @@ func Default() *Config {
 			MaxResponseSize: MaxScheduleResponse,
 		},
 		Recording: Recording{
-			AdhocMax:    2 * time.Hour,
-			Preflight:   10 * time.Minute,
-			MinLength:   10 * time.Second,
-			ShortPolicy: ShortKeepLocal,
-			Dir:         "/data/capturebox/recordings",
+			AdhocMax:     2 * time.Hour,
+			Preflight:    10 * time.Minute,
+			MinLength:    10 * time.Second,
+			ShortPolicy:  ShortKeepLocal,
+			Dir:          "/data/capturebox/recordings",
+			SilenceAfter: 30 * time.Second,
 		},
 		Upload: Upload{
 			ChunkSize:           4 * MiB,

@@ -258,6 +258,7 @@ func TestValidationProblems(t *testing.T) {
 		{"recording", `min_length = "11m"`, "recording.min_length", "out of range"},
 		{"recording", `short_policy = "delete"`, "recording.short_policy", "not one of"},
 		{"recording", `dir = "recordings"`, "recording.dir", "absolute"},
+		{"recording", `silence_after = "2s"`, "recording.silence_after", "out of range"},
 		{"upload", `chunk_size = "50KiB"`, "upload.chunk_size", "from 100KiB to 64MiB"},
 		{"upload", `chunk_size = "128MiB"`, "upload.chunk_size", "from 100KiB to 64MiB"},
 		{"upload", `bandwidth_limit = "1KiB"`, "upload.bandwidth_limit", "too low"},

@@ -12,9 +12,10 @@ import (
 
 // Box is the development box: the LED and display drawn on out, the
 // console on in and out, the button as the console commands "press" and
-// "hold", a synthetic camera and a clock that is always synchronised. Only
-// the development build of capturebox (go build -tags dev) imports this
-// package, so the firmware the Pi runs links none of the fakes.
+// "hold", a synthetic camera, a synthetic microphone (a tone) and a clock
+// that is always synchronised. Only the development build of capturebox
+// (go build -tags dev) imports this package, so the firmware the Pi runs
+// links none of the fakes.
 type Box struct {
 	Devices firmware.Devices
 	// Commands are the console commands that stand in for the button.
@@ -34,6 +35,9 @@ func NewBox(in io.Reader, out io.Writer, cols, rows int) *Box {
 		Console:  &stdioPort{r: in, w: out},
 		Capture:  haltest.NewFakeCamera(haltest.CameraConfig{Width: 320, Height: 180, FPS: 25}),
 		TimeSync: haltest.NewFakeTimeSync(true),
+		// A 1 kHz tone, stored as PCM: the development box records sound.
+		Audio:      haltest.NewFakeMicrophone(haltest.MicConfig{}),
+		AudioCodec: haltest.PCMCodec{},
 	}
 	b.Commands = []console.Command{
 		{Name: "press", Alias: []string{"p"}, Help: "press the button (short press)", Run: b.press},

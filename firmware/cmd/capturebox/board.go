@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/capturebox/capturebox/board"
 	"github.com/capturebox/capturebox/firmware"
@@ -31,6 +32,27 @@ func boardCapture(cfg *config.Config, _ *slog.Logger) (hal.CaptureSource, error)
 // rest (size, rate, format, bitrate) are the driver's defaults.
 func videoConfig(hw config.Hardware) board.VideoConfig {
 	return board.VideoConfig{Device: hw.CaptureDevice, Input: -1}
+}
+
+// boardAudio returns the board's sound input (ALSA, hardware.audio_device)
+// and its codec (opus); both nil when the device is "none". The ALSA
+// chunks are stamped with time.Now, the clock that stamps the video
+// (boardCapture's driver and the recorder use it). A build whose opus
+// encoder cannot work (no cgo) is refused here, at start-up, with the fix,
+// rather than leaving every recording silent.
+func boardAudio(hw config.Hardware) (hal.AudioSource, hal.AudioCodec, error) {
+	if hw.AudioDevice == "none" {
+		return nil, nil, nil
+	}
+	codec := board.Opus{}
+	enc, err := codec.NewEncoder(hal.AudioFormat{Rate: 48000, Channels: 2})
+	if err != nil {
+		return nil, nil, fmt.Errorf("sound: %w (or set hardware.audio_device = \"none\" to record without sound)", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, nil, fmt.Errorf("sound: %w", err)
+	}
+	return board.NewALSA(hw.AudioDevice, time.Now), codec, nil
 }
 
 // boardConfig is the board's wiring from the [hardware] keys.
@@ -84,6 +106,10 @@ func openBox(e env, cfg *config.Config, log *slog.Logger, dev bool, consolePath 
 	if consolePath != "" {
 		bc.ConsolePort = consolePath
 	}
+	audio, codec, err := boardAudio(cfg.Hardware)
+	if err != nil {
+		return firmware.Devices{}, nil, nil, err
+	}
 	b, err := board.Open(bc)
 	if err != nil {
 		return firmware.Devices{}, nil, nil, fmt.Errorf("%w (on a developer machine, run with -dev)", err)
@@ -94,6 +120,7 @@ func openBox(e env, cfg *config.Config, log *slog.Logger, dev bool, consolePath 
 		return firmware.Devices{}, nil, nil, fmt.Errorf("capture: %w", err)
 	}
 	d := firmware.Devices{LED: b.LED, Button: b.Button, Capture: src, TimeSync: board.KernelClock{}}
+	d.Audio, d.AudioCodec = audio, codec
 	// Optional devices stay nil interfaces when absent.
 	if b.Display != nil {
 		d.Display = b.Display

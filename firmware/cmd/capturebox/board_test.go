@@ -6,6 +6,10 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/capturebox/capturebox/board"
+	"github.com/capturebox/capturebox/firmware/config"
+	"github.com/capturebox/capturebox/hal"
 )
 
 func TestBoardGroupUsage(t *testing.T) {
@@ -61,5 +65,37 @@ func TestRunWithoutDev(t *testing.T) {
 	code, _, errOut := runCmd(t, "run", "-config", path)
 	if code != 1 || !strings.Contains(errOut, "run with -dev") {
 		t.Errorf("run without -dev here: exit %d, %q", code, errOut)
+	}
+}
+
+// TestBoardAudio: the board records sound from ALSA encoded as opus unless
+// hardware.audio_device is "none"; a build whose opus encoder cannot work
+// (no cgo) refuses to start and names the fix.
+func TestBoardAudio(t *testing.T) {
+	hw := config.Default().Hardware
+	hw.AudioDevice = "none"
+	src, codec, err := boardAudio(hw)
+	if src != nil || codec != nil || err != nil {
+		t.Errorf("audio_device none: %v, %v, %v; want no sound input", src, codec, err)
+	}
+
+	hw.AudioDevice = "hw:1,0"
+	src, codec, err = boardAudio(hw)
+	enc, encErr := board.Opus{}.NewEncoder(hal.AudioFormat{Rate: 48000, Channels: 2})
+	if encErr != nil { // this build has no opus encoder
+		if err == nil || !strings.Contains(err.Error(), `hardware.audio_device = "none"`) {
+			t.Errorf("without an opus encoder: %v, %v, %v; want an error naming the fix", src, codec, err)
+		}
+		return
+	}
+	enc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := src.(*board.ALSA); !ok {
+		t.Errorf("sound input %T, want *board.ALSA", src)
+	}
+	if _, ok := codec.(board.Opus); !ok || codec.Encoding().Codec != "opus" {
+		t.Errorf("sound codec %T, want board.Opus", codec)
 	}
 }

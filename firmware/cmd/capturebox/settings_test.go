@@ -27,6 +27,7 @@ var boardSettings = map[string]string{
 	"hardware.console_port":   `"/dev/ttyS1"`,
 	"hardware.console_baud":   `9600`,
 	"hardware.capture_device": `"/dev/video2"`,
+	"hardware.audio_device":   `"none"`, // no sound input instead of ALSA's first
 }
 
 // boardProbe is what the main package hands the board for cfg.
@@ -36,7 +37,8 @@ func boardProbe(t *testing.T, cfg *config.Config) string {
 	if err != nil {
 		t.Fatalf("boardConfig: %v", err)
 	}
-	return fmt.Sprintf("%+v %+v", bc, videoConfig(cfg.Hardware))
+	src, codec, err := boardAudio(cfg.Hardware)
+	return fmt.Sprintf("%+v %+v sound %+v %+v %v", bc, videoConfig(cfg.Hardware), src, codec, err)
 }
 
 func TestBoardSettings(t *testing.T) {
