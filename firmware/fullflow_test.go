@@ -141,7 +141,9 @@ func schoolDay(t *testing.T, separate bool) {
 		button := haltest.NewFakeButton(time.Now)
 		cam := haltest.NewFakeCamera(haltest.CameraConfig{Width: 32, Height: 32, FPS: 2, KeyInterval: 4})
 		dev := firmware.Devices{LED: led, Button: button, Capture: cam, TimeSync: haltest.NewFakeTimeSync(true),
-			Audio: haltest.NewFakeMicrophone(haltest.MicConfig{}), AudioCodec: haltest.PCMCodec{}}
+			// Sound as small as PCM gets (hours of simulated lectures are
+			// written, uploaded and hashed): the tone at 8 kHz, mono.
+			Audio: haltest.NewFakeMicrophone(haltest.MicConfig{Rate: 8000, Channels: 1}), AudioCodec: haltest.PCMCodec{Rate: 8000}}
 		opts := firmware.Options{Logger: log.With("who", "box"), HTTPClient: &http.Client{Transport: tr}, Seed: 7}
 
 		start := func() (context.CancelFunc, chan error) {
@@ -301,10 +303,16 @@ func schoolDay(t *testing.T, separate bool) {
 		}
 		// The sound is recorded with the picture and ends with it (within
 		// one video frame at 2 fps and a fragment's slack).
-		snd := capturetest.ProbeAudio(t, r.path)
-		if snd.Codec != "pcm_s16le" || snd.Frames == 0 || math.Abs(snd.Duration-info.Duration) > 1 {
-			t.Errorf("%s: sound %s, %d frames, %.2f s; want pcm_s16le lasting as the picture's %.2f s",
-				r.path, snd.Codec, snd.Frames, snd.Duration, info.Duration)
+		codec, secs := capturetest.AudioStream(t, r.path)
+		if codec != "pcm_s16le" || math.Abs(secs-info.Duration) > 1 {
+			t.Errorf("%s: sound %s of %.2f s; want pcm_s16le lasting as the picture's %.2f s", r.path, codec, secs, info.Duration)
+		}
+		// And it is the tone, not silence: a second of it decoded near the
+		// start and near the end.
+		for _, at := range []time.Duration{10 * time.Second, time.Duration(info.Duration-5) * time.Second} {
+			if lvl := capturetest.AudioLevel(t, r.path, at, time.Second); lvl < 4000 {
+				t.Errorf("%s: the sound's level at %v is %.1f, want the tone's 5657", r.path, at, lvl)
+			}
 		}
 		if ps := parts[r.id]; len(ps) > 0 {
 			checkJoined(t, r.path, ps, info)

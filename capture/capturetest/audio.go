@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/Eyevinn/mp4ff/mp4"
 )
@@ -180,4 +182,49 @@ func LevelQuantile(pcm []int16, n int, q float64) float64 {
 	}
 	slices.Sort(levels)
 	return levels[min(len(levels)-1, int(q*float64(len(levels))))]
+}
+
+// AudioStream reads path's first audio stream's codec and duration from
+// the container, without decoding: cheap on hours of sound.
+func AudioStream(tb testing.TB, path string) (codec string, seconds float64) {
+	tb.Helper()
+	ffprobe := FFprobe(tb)
+	out, err := exec.Command(ffprobe, "-v", "error", "-select_streams", "a:0",
+		"-show_entries", "stream=codec_name,duration", "-of", "default=noprint_wrappers=1", path).Output()
+	if err != nil {
+		tb.Fatalf("ffprobe %s: %v", path, err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+		switch k {
+		case "codec_name":
+			codec = v
+		case "duration":
+			seconds, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	return codec, seconds
+}
+
+// AudioLevel decodes length of path's sound from at (ffmpeg -ss/-t) and
+// returns its RMS, failing tb on any decoding error.
+func AudioLevel(tb testing.TB, path string, at, length time.Duration) float64 {
+	tb.Helper()
+	FFprobe(tb)
+	ffmpeg, err := exec.LookPath("ffmpeg")
+	if err != nil {
+		tb.Fatalf("ffprobe is installed but ffmpeg is not: %v", err)
+	}
+	var out, stderr bytes.Buffer
+	cmd := exec.Command(ffmpeg, "-nostdin", "-v", "error", "-ss", fmt.Sprintf("%.3f", at.Seconds()), "-t", fmt.Sprintf("%.3f", length.Seconds()),
+		"-i", path, "-map", "0:a:0", "-f", "s16le", "-acodec", "pcm_s16le", "-ac", "1", "-")
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	if err := cmd.Run(); err != nil || stderr.Len() > 0 {
+		tb.Fatalf("ffmpeg decode %s: %v: %s", path, err, stderr.Bytes())
+	}
+	pcm := make([]int16, out.Len()/2)
+	if err := binary.Read(&out, binary.LittleEndian, pcm); err != nil {
+		tb.Fatal(err)
+	}
+	return RMS(pcm, 0, len(pcm))
 }

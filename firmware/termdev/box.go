@@ -35,9 +35,10 @@ func NewBox(in io.Reader, out io.Writer, cols, rows int) *Box {
 		Console:  &stdioPort{r: in, w: out},
 		Capture:  haltest.NewFakeCamera(haltest.CameraConfig{Width: 320, Height: 180, FPS: 25}),
 		TimeSync: haltest.NewFakeTimeSync(true),
-		// A 1 kHz tone, stored as PCM: the development box records sound.
-		Audio:      haltest.NewFakeMicrophone(haltest.MicConfig{}),
-		AudioCodec: haltest.PCMCodec{},
+		// A 1 kHz tone, stored as PCM (16 kHz mono keeps the files small):
+		// the development box records sound.
+		Audio:      haltest.NewFakeMicrophone(haltest.MicConfig{Rate: 16000, Channels: 1}),
+		AudioCodec: haltest.PCMCodec{Rate: 16000},
 	}
 	b.Commands = []console.Command{
 		{Name: "press", Alias: []string{"p"}, Help: "press the button (short press)", Run: b.press},

@@ -284,25 +284,36 @@ func (s *fakeAudioStream) Read(ctx context.Context) (hal.AudioChunk, error) {
 }
 
 // PCMCodec is a hal.AudioCodec that stores sound as is: 16-bit
-// little-endian mono PCM at 48 kHz in packets of 20 ms, mixing stereo
+// little-endian mono PCM (at 48 kHz unless Rate says) in packets of 20 ms, mixing stereo
 // input down. Tests use it where a compressing codec (opus, in package
 // board) is not built; a decoder reproduces its input exactly.
-type PCMCodec struct{}
+type PCMCodec struct {
+	// Rate is the one input rate the codec takes, and the track's rate;
+	// zero means PCMRate. A low rate keeps hours of simulated sound small.
+	Rate int
+}
 
 var _ hal.AudioCodec = PCMCodec{}
 
-// PCMRate is the only input rate PCMCodec takes.
+// PCMRate is the rate of a PCMCodec whose Rate is zero.
 const PCMRate = 48000
 
+func (c PCMCodec) rate() int {
+	if c.Rate > 0 {
+		return c.Rate
+	}
+	return PCMRate
+}
+
 // Encoding implements hal.AudioCodec.
-func (PCMCodec) Encoding() hal.AudioEncoding {
-	return hal.AudioEncoding{Codec: "pcm", SampleRate: PCMRate, Channels: 1, FrameDuration: 20 * time.Millisecond}
+func (c PCMCodec) Encoding() hal.AudioEncoding {
+	return hal.AudioEncoding{Codec: "pcm", SampleRate: c.rate(), Channels: 1, FrameDuration: 20 * time.Millisecond}
 }
 
 // NewEncoder implements hal.AudioCodec.
 func (c PCMCodec) NewEncoder(in hal.AudioFormat) (hal.AudioEncoder, error) {
-	if in.Rate != PCMRate {
-		return nil, fmt.Errorf("pcm codec: input rate %d Hz, want %d", in.Rate, PCMRate)
+	if in.Rate != c.rate() {
+		return nil, fmt.Errorf("pcm codec: input rate %d Hz, want %d", in.Rate, c.rate())
 	}
 	if in.Channels != 1 && in.Channels != 2 {
 		return nil, fmt.Errorf("pcm codec: %d channels, want 1 or 2", in.Channels)
