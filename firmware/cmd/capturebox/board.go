@@ -108,7 +108,7 @@ func openBox(e env, cfg *config.Config, log *slog.Logger, dev bool, consolePath 
 	}
 	audio, codec, err := boardAudio(cfg.Hardware)
 	if err != nil {
-		return firmware.Devices{}, nil, nil, err
+		return firmware.Devices{}, nil, nil, fmt.Errorf("%w (on a developer machine, run with -dev)", err)
 	}
 	b, err := board.Open(bc)
 	if err != nil {
