@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/capturebox/capturebox/tools/kalturasim"
 	"github.com/capturebox/capturebox/tools/vmlab"
 )
 
@@ -111,8 +112,9 @@ func card(t *testing.T, e env, extra int64) (img, rootfs string) {
 		}
 	}
 	// The box: static arm64, no cgo (no camera: it runs on the HAL fakes,
-	// -dev, with its console on the serial port as standard input/output).
-	build := exec.Command("go", "build", "-tags", "netgo", "-trimpath", "-ldflags", "-s -w",
+	// -dev, with its console on the serial port as standard input/output);
+	// the development box is its own build (-tags dev).
+	build := exec.Command("go", "build", "-tags", "netgo,dev", "-trimpath", "-ldflags", "-s -w",
 		"-o", filepath.Join(root, "usr/bin/capturebox"), "./firmware/cmd/capturebox")
 	build.Dir = e.repo
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
@@ -307,7 +309,7 @@ func bootUntil(t *testing.T, e env, img, want string) string {
 const simInit = `#!/bin/sh
 [ "$1" = start ] || exit 0
 ifconfig lo 127.0.0.1 up
-/usr/bin/kalturasim -listen 127.0.0.1:8088 -seed demo -data /tmp/sim > /tmp/seed 2>/tmp/sim.log &
+/usr/bin/kalturasim -listen 127.0.0.1:8088 -seed demo -data /tmp/sim -permissions /usr/share/kalturasim/capture-device-permissions.tsv > /tmp/seed 2>/tmp/sim.log &
 while [ ! -s /tmp/seed ]; do sleep 0.2; done
 seed=$(head -n1 /tmp/seed)
 field() { echo "$seed" | sed -n "s/.*\"$1\": *\"\{0,1\}\([^,\"}]*\).*/\1/p"; }
@@ -339,6 +341,22 @@ func goodRootfs(t *testing.T, e env) string {
 		t.Fatalf("go build kalturasim: %v\n%s", err, out)
 	}
 	if err := os.WriteFile(filepath.Join(root, "etc/init.d/S85kalturasim"), []byte(simInit), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The simulator enforces the device role from the spec's permission
+	// table (found from the repository, as the host's tests find it).
+	perms, err := kalturasim.FindPermissionsFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := os.ReadFile(perms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "usr/share/kalturasim"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "usr/share/kalturasim", kalturasim.PermissionsFileName), table, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	good := filepath.Join(e.dir, "good.ext4")
