@@ -322,7 +322,7 @@ func (rc *Recording) writeAudio(f audioFrame) {
 	if rc.stopped || rc.err != nil || rc.w == nil || f.s.At.Before(rc.w.origin) {
 		return
 	}
-	if rc.videoClosed && !f.s.At.Before(rc.lastEnd) {
+	if rc.videoClosed && !f.s.At.Before(rc.drainTo) {
 		return
 	}
 	if rc.diskErr != nil && rc.needKey {
@@ -381,8 +381,11 @@ func (rc *Recording) writeNotesLocked() {
 }
 
 // drainAudio stops the recording taking video and waits, for at most
-// audioDrain, until its sound reaches the end of its last video frame, so
-// that both tracks end together.
+// audioDrain, until its sound reaches the end of its last video frame or
+// the stop, whichever is earlier, so that both tracks end together. The
+// stop bounds it because a frame that arrives at the very instant of the
+// stop may or may not be in the file (the stop and the frame race); with
+// the bound, when the recording closes does not depend on which won.
 func (rc *Recording) drainAudio() {
 	if rc.rec.cfg.Audio == nil {
 		return
@@ -391,8 +394,14 @@ func (rc *Recording) drainAudio() {
 	defer t.Stop()
 	for {
 		rc.mu.Lock()
-		rc.videoClosed = true
-		if rc.w == nil || rc.stopped || rc.err != nil || !rc.audioEnd.Before(rc.lastEnd) {
+		if !rc.videoClosed {
+			rc.videoClosed = true
+			rc.drainTo = rc.lastEnd
+			if now := rc.rec.clock(); now.Before(rc.drainTo) {
+				rc.drainTo = now
+			}
+		}
+		if rc.w == nil || rc.stopped || rc.err != nil || !rc.audioEnd.Before(rc.drainTo) {
 			rc.mu.Unlock()
 			return
 		}

@@ -276,6 +276,7 @@ type Recording struct {
 	audioEnd     time.Time     // end of the last sound packet written
 	audioMoved   chan struct{} // closed when sound is written; nil when nobody waits
 	videoClosed  bool          // Stop is draining the sound: no more video
+	drainTo      time.Time     // the sound Stop waits for: min(last frame's end, the stop)
 	silentSince  time.Time     // start of the current silence; zero when not silent
 	silenceNoted bool          // the current silence is in audio.Silences
 }

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# in-ramdir.sh CMD...: run CMD with TMPDIR (so every test's t.TempDir and
+# the go command's build directory) in a fresh folder on /dev/shm, removed
+# afterwards. The suites fsync every fragment, sidecar and queue write; on
+# the build machine's disk those fsyncs, not the code, were most of the
+# qemu-user runs' time. Real-disk behaviour (a full or read-only data disk,
+# a power cut) is proven by the tests that make their own file systems and
+# by the VM lab's disk images, not by where TMPDIR lives. Without a
+# writable /dev/shm the command runs with TMPDIR as it was.
+set -euo pipefail
+base=/dev/shm
+if [ -d "$base" ] && [ -w "$base" ] && dir=$(mktemp -d "$base/capturebox-test.XXXXXX" 2>/dev/null); then
+	chmod 711 "$dir" # the FTP tests' virtual user crosses it
+	trap 'rm -rf "$dir"' EXIT
+	export TMPDIR="$dir"
+fi
+"$@"
