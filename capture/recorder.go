@@ -193,6 +193,10 @@ type Recorder struct {
 	// audioLostSince is when the sound input stopped delivering; zero
 	// while it delivers (or has not been opened yet).
 	audioLostSince time.Time
+	// warmUntil keeps the capture open without a recording until then
+	// (Warm); coolTimer closes it at that time if nothing records.
+	warmUntil time.Time
+	coolTimer *time.Timer
 }
 
 // New returns a Recorder. It opens nothing until a recording starts. Call
@@ -345,11 +349,7 @@ func (r *Recorder) Start(id string, meta Meta) (*Recording, error) {
 	}
 	r.recs[id] = rc
 	if r.cancel == nil {
-		ctx, cancel := context.WithCancel(context.Background())
-		prev := r.loopDone
-		done := make(chan struct{})
-		r.cancel, r.loopDone = cancel, done
-		go r.run(ctx, prev, done)
+		r.openLocked()
 	} else if r.stream != nil {
 		r.stream.RequestKeyFrame()
 	}
@@ -376,12 +376,7 @@ func (r *Recorder) Stop(id string) (Result, error) {
 		return Result{}, fmt.Errorf("stop %q: %w", id, ErrUnknownRecording)
 	}
 	delete(r.recs, id)
-	var done chan struct{}
-	if len(r.recs) == 0 && r.cancel != nil {
-		r.cancel()
-		r.cancel = nil
-		done = r.loopDone
-	}
+	done := r.closeIdleLocked()
 	audioLost := r.audioLostSince
 	r.mu.Unlock()
 
@@ -395,6 +390,71 @@ func (r *Recorder) Stop(id string) (Result, error) {
 		r.log.Info("recording stopped", "id", id, "duration", res.Duration, "bytes", res.Bytes)
 	}
 	return res, err
+}
+
+// openLocked starts the capture goroutine, which opens the source. r.mu
+// is held and no capture goroutine is running (r.cancel is nil).
+func (r *Recorder) openLocked() {
+	ctx, cancel := context.WithCancel(context.Background())
+	prev := r.loopDone
+	done := make(chan struct{})
+	r.cancel, r.loopDone = cancel, done
+	go r.run(ctx, prev, done)
+}
+
+// closeIdleLocked stops the capture goroutine when nothing records and
+// no warm-up holds the capture open; it returns the channel closed when
+// the goroutine has exited (nil if it was not stopped). r.mu is held.
+func (r *Recorder) closeIdleLocked() chan struct{} {
+	if len(r.recs) > 0 || r.cancel == nil || (r.clock().Before(r.warmUntil) && !r.closed) {
+		return nil
+	}
+	r.cancel()
+	r.cancel = nil
+	return r.loopDone
+}
+
+// Warm opens the capture input now, if it is not open, and keeps it open
+// until until even while nothing records, so that a recording started
+// before then begins with the next frame from a running pipeline (its
+// first frame a key frame forced at Start) instead of waiting for the
+// device to open and the encoder's first key frame: a scheduled lecture
+// warms up ahead of DTSTART (recording.warmup) and its file begins with
+// the first frame at or after the start. A later Warm extends the time;
+// when it passes with nothing recording, the input is closed.
+func (r *Recorder) Warm(until time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return fmt.Errorf("warm up: %w", ErrClosed)
+	}
+	now := r.clock()
+	if !until.After(now) {
+		return nil
+	}
+	if until.After(r.warmUntil) {
+		r.warmUntil = until
+	}
+	if r.cancel == nil {
+		r.log.Info("capture warming up", "until", until)
+		r.openLocked()
+	}
+	if r.coolTimer != nil {
+		r.coolTimer.Stop()
+	}
+	r.coolTimer = time.AfterFunc(r.warmUntil.Sub(now), r.cool)
+	return nil
+}
+
+// cool closes the capture input when its warm-up has passed and nothing
+// records. It does not wait for the capture goroutine: the next open
+// waits for it (run's prev).
+func (r *Recorder) cool() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closeIdleLocked() != nil {
+		r.log.Info("capture closed: warmed up and nothing recorded")
+	}
 }
 
 // Recordings returns the status of the running recordings.
@@ -442,6 +502,15 @@ func (r *Recorder) Close() ([]Result, error) {
 		if err != nil && !errors.Is(err, ErrNoMedia) && !errors.Is(err, ErrUnknownRecording) {
 			errs = append(errs, err)
 		}
+	}
+	r.mu.Lock()
+	if r.coolTimer != nil {
+		r.coolTimer.Stop()
+	}
+	done := r.closeIdleLocked() // a warm-up with nothing recording
+	r.mu.Unlock()
+	if done != nil {
+		<-done
 	}
 	return results, errors.Join(errs...)
 }

@@ -105,6 +105,7 @@ type box struct {
 	console  *console.Console
 	button   *consoleButton
 	trust    *clockGate
+	warm     warmer
 	recDir   string
 
 	// recMu orders the closing, joining and queueing of recordings with
@@ -129,6 +130,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	}
 	b := &box{cfg: cfg, dev: dev, opts: opts, log: log, faults: newFaults()}
 	b.recDir = cfg.Recording.Dir
+	b.warm = warmer{lead: cfg.Recording.Warmup, pre: cfg.Recording.PrePadding}
 	for _, d := range []string{cfg.Box.DataDir, b.recDir, b.path("queue"), b.path("schedule")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, fmt.Errorf("firmware: data directory: %w", err)
@@ -385,6 +387,7 @@ func (b *box) run(ctx context.Context) error {
 		{Name: "upload", Run: b.queue.Run},
 		{Name: "controller", Run: b.loop.Run},
 		{Name: "guard", Run: b.guard.Run},
+		{Name: "warmup", Run: b.warm.run(b)},
 	}
 	subs = append(subs, b.healthSubsystems()...)
 	if recoverPending {

@@ -65,6 +65,7 @@ func settingsTable(t *testing.T) []setting {
 		{key: "sync.max_age", value: `"1h"`},
 		// The pre-flight runs in the ledger's subsystem: the probe runs one.
 		{key: "recording.preflight", value: `"0s"`},
+		{key: "recording.warmup", value: `"1m"`},
 		// The metrics server is a subsystem of run, not a value newBox holds.
 		{key: "box.metrics_address", value: `"127.0.0.1:9101"`, probe: func(t *testing.T, cfg *config.Config) string {
 			b, err := newBox(cfg, Devices{LED: haltest.NewFakeLED(time.Now), Capture: haltest.NewFakeCamera(haltest.CameraConfig{Width: 32, Height: 32, FPS: 2})}, Options{})

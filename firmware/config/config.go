@@ -159,6 +159,11 @@ type Recording struct {
 	// signal, and shows a fault while there is time to fix it. Default
 	// 10m; 0 turns it off.
 	Preflight time.Duration `toml:"preflight"`
+	// Warmup opens the capture input this long before each scheduled start,
+	// so that the file begins with the first frame at or after the start
+	// (a key frame forced for it) rather than after the device has opened.
+	// Default 15s; 0 opens it at the start.
+	Warmup time.Duration `toml:"warmup"`
 	// AdhocMax stops an ad-hoc recording after this long. Default 2h.
 	AdhocMax time.Duration `toml:"adhoc_max"`
 	// MinLength is the shortest recording Kaltura can process. Default 10s.
@@ -268,6 +273,7 @@ func Default() *Config {
 		Recording: Recording{
 			AdhocMax:     2 * time.Hour,
 			Preflight:    10 * time.Minute,
+			Warmup:       15 * time.Second,
 			MinLength:    10 * time.Second,
 			ShortPolicy:  ShortKeepLocal,
 			Dir:          "/data/capturebox/recordings",

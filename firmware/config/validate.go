@@ -227,6 +227,7 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 	v.durationRange("recording.pre_padding", r.PrePadding, 0, 30*time.Minute)
 	v.durationRange("recording.post_padding", r.PostPadding, 0, 30*time.Minute)
 	v.durationRange("recording.preflight", r.Preflight, 0, 2*time.Hour)
+	v.durationRange("recording.warmup", r.Warmup, 0, 10*time.Minute)
 	v.durationRange("recording.adhoc_max", r.AdhocMax, time.Minute, Day)
 	v.durationRange("recording.min_length", r.MinLength, 0, 10*time.Minute)
 	v.oneOf("recording.short_policy", r.ShortPolicy, ShortKeepLocal, ShortUploadTagged)

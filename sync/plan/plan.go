@@ -248,6 +248,21 @@ func (p Plan) Next(now time.Time) (schedule.Occurrence, bool) {
 	return best, found
 }
 
+// NextStart returns when the soonest recording that has not started by
+// now starts, with pre padding (its Start−pre, strictly after now): the
+// capture warms up ahead of it (recording.warmup).
+func (p Plan) NextStart(now time.Time, pre time.Duration) (time.Time, bool) {
+	var best time.Time
+	found := false
+	for _, e := range p.Entries {
+		st := e.Start.Add(-pre)
+		if e.Record && st.After(now) && (!found || st.Before(best)) {
+			best, found = st, true
+		}
+	}
+	return best, found
+}
+
 // Primary returns the one recording the display shows and the button acts
 // on at now: the first of Active(now, 0, 0) in Compare order. ok is false
 // when nothing is recording (the display then shows Next).

@@ -245,3 +245,30 @@ func BenchmarkBuild500(b *testing.B) {
 		Build(events, 58, t0, t0.Add(14*24*time.Hour))
 	}
 }
+
+// TestNextStart: the soonest start with pre padding strictly after now,
+// cancelled events skipped.
+func TestNextStart(t *testing.T) {
+	p := Build([]schedule.Event{
+		ev(1, at(9, 0), at(10, 0)),
+		ev(3, at(13, 0), at(14, 0), status(schedule.StatusCancelled)),
+		ev(4, at(15, 0), at(16, 0)),
+	}, 58, t0, t0.Add(24*time.Hour))
+	tests := []struct {
+		now  time.Time
+		pre  time.Duration
+		want time.Time // zero: none
+	}{
+		{at(8, 0), 0, at(9, 0)},
+		{at(8, 0), 5 * time.Minute, at(8, 55)},
+		{at(8, 55), 5 * time.Minute, at(15, 0).Add(-5 * time.Minute)},
+		{at(9, 0), 0, at(15, 0)},
+		{at(15, 0), 0, time.Time{}},
+	}
+	for _, tc := range tests {
+		got, ok := p.NextStart(tc.now, tc.pre)
+		if ok != !tc.want.IsZero() || !got.Equal(tc.want) {
+			t.Errorf("NextStart(%s, %v) = %v, %v; want %v", tc.now.Format("15:04"), tc.pre, got.Format("15:04"), ok, tc.want.Format("15:04"))
+		}
+	}
+}
