@@ -28,7 +28,7 @@ type fakeCodec struct {
 	noH264     bool     // the CAPTURE queue offers no H264 (a decoder)
 	goneAfter  int      // after this many pictures, every call fails ENODEV; 0 = never
 	stall      bool     // pictures are taken but never encoded
-	splitHdr   bool     // parameter sets in a buffer of their own
+	splitHdr   bool     // parameter sets in a buffer of their own, whatever the header mode
 
 	// State.
 	gone      bool
@@ -136,7 +136,7 @@ func (f *fakeCodec) ioctl(req uintptr, arg unsafe.Pointer) error {
 			if c.Value < 0 {
 				return unix.ERANGE
 			}
-		case cidRepeatSeqHeader:
+		case cidRepeatSeqHeader, cidHeaderMode:
 			if c.Value != 0 && c.Value != 1 {
 				return unix.ERANGE
 			}
@@ -193,9 +193,11 @@ func (f *fakeCodec) offset(q, i int) uint32 {
 
 func align(v, a uint32) uint32 { return (v + a - 1) / a * a }
 
-// format is S_FMT (and G_FMT) as bcm2835-codec answers it: the raw side's
-// stride is aligned to 32 bytes and its height to 16 rows; an unknown
-// pixel format becomes the queue's first.
+// format is S_FMT (and G_FMT) as bcm2835-codec's encoder answers it: the
+// size is clamped to 32 to 1920; the raw side's stride is aligned to 64
+// bytes for YU12 and 32 for NV12, its height left as asked; the coded
+// side's buffers are at least 768 KiB above 720p, 512 KiB up to it; an
+// unknown pixel format becomes the queue's first.
 func (f *fakeCodec) format(req uintptr, v *v4l2Format) error {
 	q, ok := queueIndex(v.Type)
 	if !ok {
@@ -209,20 +211,26 @@ func (f *fakeCodec) format(req uintptr, v *v4l2Format) error {
 		return unix.EBUSY
 	}
 	p := &v.Fmt.Pix
-	if p.Width < 32 || p.Height < 32 || p.Width > 1920 || p.Height > 1920 {
-		return unix.EINVAL
-	}
+	p.Width, p.Height = min(p.Width, 1920), min(p.Height, 1920)
 	p.Field, p.NumPlanes = fieldNone, 1
 	if q == 0 {
+		p.Width, p.Height = max(p.Width, 32), max(p.Height, 32)
 		if p.PixelFormat != pixFmtYUV420 && p.PixelFormat != pixFmtNV12 {
 			p.PixelFormat = pixFmtYUV420
 		}
-		p.Height = align(p.Height, 16)
-		bpl := align(max(p.Width, p.PlaneFmt[0].Bytesperline), 32)
+		a := uint32(64)
+		if p.PixelFormat == pixFmtNV12 {
+			a = 32
+		}
+		bpl := align(max(p.Width, p.PlaneFmt[0].Bytesperline), a)
 		p.PlaneFmt[0] = v4l2PlanePixFormat{Bytesperline: bpl, Sizeimage: bpl * p.Height * 3 / 2}
 	} else {
 		p.PixelFormat = pixFmtH264
-		p.PlaneFmt[0] = v4l2PlanePixFormat{Sizeimage: max(p.PlaneFmt[0].Sizeimage, 512<<10)}
+		least := uint32(512 << 10)
+		if p.Width*p.Height > 1280*720 {
+			least = 768 << 10
+		}
+		p.PlaneFmt[0] = v4l2PlanePixFormat{Sizeimage: max(p.PlaneFmt[0].Sizeimage, least)}
 	}
 	f.fmts[q], f.fmtSet[q] = *p, true
 	return nil

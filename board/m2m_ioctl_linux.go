@@ -56,6 +56,7 @@ const (
 const (
 	cidCodecBase         = 0x00990900
 	cidBitrate           = cidCodecBase + 207 // V4L2_CID_MPEG_VIDEO_BITRATE, bit/s
+	cidHeaderMode        = cidCodecBase + 216 // V4L2_CID_MPEG_VIDEO_HEADER_MODE: 1 = SPS/PPS joined with the picture
 	cidRepeatSeqHeader   = cidCodecBase + 226 // V4L2_CID_MPEG_VIDEO_REPEAT_SEQ_HEADER: SPS/PPS before each IDR
 	cidForceKeyFrame     = cidCodecBase + 229 // V4L2_CID_MPEG_VIDEO_FORCE_KEY_FRAME (a button)
 	cidH264IPeriod       = cidCodecBase + 358 // V4L2_CID_MPEG_VIDEO_H264_I_PERIOD, frames

@@ -148,6 +148,7 @@ func newM2MEncoder(dev m2mDevice, path string, cfg m2mConfig) (_ *m2mEncoder, er
 		{"bitrate", cidBitrate, cfg.Bitrate, true},
 		{"H.264 I period", cidH264IPeriod, cfg.KeyInterval, true},
 		{"repeat sequence header", cidRepeatSeqHeader, 1, false},
+		{"header mode joined", cidHeaderMode, 1, false},
 	} {
 		if err := e.setControl(c.id, c.v); err != nil {
 			if c.require || errors.Is(err, ErrEncoderGone) {

@@ -151,16 +151,16 @@ func picNumber(t *testing.T, au []byte) uint64 {
 // queues.
 func TestM2MEncodeFake(t *testing.T) {
 	f := newFakeCodec()
-	const w, h = 320, 180 // 180 rows: the device pads to 192
+	const w, h = 200, 180 // 200 bytes a row: the device pads YU12 rows to 256
 	e := newTestM2M(t, f, w, h)
 	out := f.fmts[0]
-	if out.PixelFormat != pixFmtYUV420 || out.PlaneFmt[0].Bytesperline != 320 || out.Height != 192 || f.fmts[1].PixelFormat != pixFmtH264 {
+	if out.PixelFormat != pixFmtYUV420 || out.PlaneFmt[0].Bytesperline != 256 || out.Height != 180 || f.fmts[1].PixelFormat != pixFmtH264 {
 		t.Fatalf("formats: output %s %d/%dx%d, capture %s", fourcc(out.PixelFormat), out.PlaneFmt[0].Bytesperline, out.Width, out.Height, fourcc(f.fmts[1].PixelFormat))
 	}
-	if e.layout != (yuvLayout{Width: w, Height: h, Stride: 320, Rows: 192}) {
+	if e.layout != (yuvLayout{Width: w, Height: h, Stride: 256, Rows: 180}) {
 		t.Fatalf("layout %+v", e.layout)
 	}
-	if f.ctrls[cidBitrate] != 2_000_000 || f.ctrls[cidH264IPeriod] != 10 || f.ctrls[cidRepeatSeqHeader] != 1 || f.parms != 1 {
+	if f.ctrls[cidBitrate] != 2_000_000 || f.ctrls[cidH264IPeriod] != 10 || f.ctrls[cidRepeatSeqHeader] != 1 || f.ctrls[cidHeaderMode] != 1 || f.parms != 1 {
 		t.Fatalf("controls %v, S_PARM %d", f.ctrls, f.parms)
 	}
 	if !f.streaming[0] || !f.streaming[1] || len(f.mapped) != 2*m2mDefaultBufCount {
@@ -331,7 +331,7 @@ func TestM2MFormatsAndRefusal(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "not a V4L2 M2M H.264 encoder") || !dec.closed {
 		t.Fatalf("a decoder node: %v (closed %v)", err, dec.closed)
 	}
-	if _, err := newM2MEncoder(newFakeCodec(), "fake", m2mConfig{Width: 4000, Height: 64, FPS: 30, Bitrate: 1e6, KeyInterval: 30}); err == nil || !strings.Contains(err.Error(), "VIDIOC_S_FMT") {
+	if _, err := newM2MEncoder(newFakeCodec(), "fake", m2mConfig{Width: 4000, Height: 64, FPS: 30, Bitrate: 1e6, KeyInterval: 30}); err == nil || !strings.Contains(err.Error(), "the device takes 1920x64") {
 		t.Fatalf("a size the device refuses: %v", err)
 	}
 }
