@@ -203,7 +203,7 @@ func cpuTime() time.Duration {
 func maxRSS() int64 {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Maxrss // KiB on Linux
+	return int64(ru.Maxrss) // KiB on Linux (int32 on 32-bit ARM)
 }
 
 // benchPipeline records b.N frames of 1080p from the synthetic source
