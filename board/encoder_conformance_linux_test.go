@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/Eyevinn/mp4ff/avc"
 	"github.com/pion/mediadevices/pkg/codec"
@@ -141,7 +142,7 @@ func TestM2MDeviceGoneEndsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30e9) // a guard against a hang, not a wait
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // a guard against a hang, not a wait
 	defer cancel()
 	for i := 0; ; i++ {
 		_, err := st.Next(ctx)

@@ -39,9 +39,10 @@ type m2mQueue struct {
 
 // m2mEncoder drives a V4L2 M2M H.264 encoder: each picture is written into
 // a free OUTPUT buffer and queued; the coded access unit is dequeued from
-// the CAPTURE queue. One picture is in the encoder at a time (the Pi's
-// encoder returns each picture's access unit before it takes the next
-// one; latency, not throughput, is what this costs).
+// the CAPTURE queue. One picture is in flight at a time: simple, and
+// enough while the hardware encodes a picture within a frame period
+// (bcm2835-codec is built for 1080p30, H.264 level 4.0); keeping several
+// pictures queued would be the next step if a Pi shows otherwise.
 //
 // Methods other than forceKeyFrame and setBitrate are called from one
 // goroutine; those two may be called from any, and take effect at the
@@ -297,14 +298,21 @@ func (e *m2mEncoder) encode(img image.Image) (m2mFrame, error) {
 	if err := e.release(); err != nil {
 		return m2mFrame{}, err
 	}
+	// A control the device refuses is no reason to stop recording: the
+	// stream goes on at the old bitrate, or with the next periodic key
+	// frame. A device that is gone is.
 	if v := e.bitrate.Swap(0); v != 0 {
-		if err := e.setControl(cidBitrate, int(v)); err != nil {
+		if err := e.setControl(cidBitrate, int(v)); errors.Is(err, ErrEncoderGone) {
 			return m2mFrame{}, err
+		} else if err != nil {
+			e.log.Warn("v4l2m2m: bitrate not changed", "device", e.path, "bitrate", v, "err", err)
 		}
 	}
 	if e.forceKey.Swap(false) {
-		if err := e.setControl(cidForceKeyFrame, 1); err != nil {
+		if err := e.setControl(cidForceKeyFrame, 1); errors.Is(err, ErrEncoderGone) {
 			return m2mFrame{}, err
+		} else if err != nil {
+			e.log.Warn("v4l2m2m: key frame not forced", "device", e.path, "err", err)
 		}
 	}
 	if err := e.reclaim(true); err != nil {

@@ -143,7 +143,11 @@ func (s *VideoSource) Open(ctx context.Context) (hal.Stream, error) {
 		mon.Close()
 		return nil, fmt.Errorf("board: %s: %s %dx%d@%d: %w", path, format, s.cfg.Width, s.cfg.Height, s.cfg.FPS, err)
 	}
-	build, err := chooseEncoder(s.cfg, ProbeEncoders(), openM2MDevice, openH264(s.cfg))
+	var found []EncoderDevice
+	if s.cfg.Encoder != EncoderOpenH264 {
+		found = ProbeEncoders()
+	}
+	build, err := chooseEncoder(s.cfg, found, openM2MDevice, openH264(s.cfg))
 	if err != nil {
 		drv.Close()
 		mon.Close()
