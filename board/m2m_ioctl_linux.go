@@ -162,37 +162,6 @@ var (
 	vidiocSCtrl     = ioc(iocRead|iocWrite, 28, unsafe.Sizeof(v4l2Control{}))
 )
 
-// ioctlNames names the requests in errors.
-func ioctlName(req uintptr) string {
-	switch req {
-	case vidiocQueryCap:
-		return "VIDIOC_QUERYCAP"
-	case vidiocEnumFmt:
-		return "VIDIOC_ENUM_FMT"
-	case vidiocGFmt:
-		return "VIDIOC_G_FMT"
-	case vidiocSFmt:
-		return "VIDIOC_S_FMT"
-	case vidiocReqBufs:
-		return "VIDIOC_REQBUFS"
-	case vidiocQueryBuf:
-		return "VIDIOC_QUERYBUF"
-	case vidiocQBuf:
-		return "VIDIOC_QBUF"
-	case vidiocDQBuf:
-		return "VIDIOC_DQBUF"
-	case vidiocStreamOn:
-		return "VIDIOC_STREAMON"
-	case vidiocStreamOff:
-		return "VIDIOC_STREAMOFF"
-	case vidiocSParm:
-		return "VIDIOC_S_PARM"
-	case vidiocSCtrl:
-		return "VIDIOC_S_CTRL"
-	}
-	return fmt.Sprintf("ioctl %#x", req)
-}
-
 // Poll events the encoder waits for.
 const (
 	pollIn  = unix.POLLIN  // a capture (coded) buffer is ready
