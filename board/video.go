@@ -2,12 +2,15 @@
 // contracts. This file and the other video_* files are its capture side:
 // a hal.CaptureSource reading a V4L2 capture device (an HDMI-to-USB
 // dongle, the TC358743 HDMI-to-CSI bridge, or vivid in the VM lab) through
-// github.com/pion/mediadevices and encoding H.264 with openh264.
+// github.com/pion/mediadevices and encoding H.264 with the Pi's hardware
+// encoder (V4L2 memory-to-memory, m2m_*.go) or openh264.
 package board
 
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,14 +33,30 @@ type VideoConfig struct {
 	Bitrate int
 	// KeyInterval is the key-frame interval in frames; zero means 2 s.
 	KeyInterval int
-	// Encoder is "auto" (or "") or "openh264".
+	// Encoder is the H.264 encoder: "openh264" (software), "v4l2m2m"
+	// (the hardware encoder, a V4L2 memory-to-memory device such as the
+	// Pi's bcm2835-codec at /dev/video11) or "auto" (or ""): v4l2m2m
+	// when ProbeEncoders finds one, else openh264.
 	Encoder string
+	// Logger receives the source's notes (which encoder, its setup);
+	// nil discards them.
+	Logger *slog.Logger
 	// Clock stamps each frame with its capture time; nil means time.Now.
 	Clock func() time.Time
 	// SignalPoll is how often the input's signal status is read; zero
 	// means 250 ms (a loss is noticed well within 2 s).
 	SignalPoll time.Duration
 }
+
+// The values of VideoConfig.Encoder.
+const (
+	EncoderAuto     = "auto"
+	EncoderOpenH264 = "openh264"
+	EncoderV4L2M2M  = "v4l2m2m"
+)
+
+// VideoEncoders are the values VideoConfig.Encoder takes.
+var VideoEncoders = []string{EncoderAuto, EncoderOpenH264, EncoderV4L2M2M}
 
 // VideoFormats are the pixel formats the source accepts, in the order it
 // prefers them when none is configured.
@@ -60,6 +79,9 @@ func (c VideoConfig) withDefaults() (VideoConfig, error) {
 	if c.Encoder == "" {
 		c.Encoder = "auto"
 	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
 	if c.Clock == nil {
 		c.Clock = time.Now
 	}
@@ -74,8 +96,8 @@ func (c VideoConfig) withDefaults() (VideoConfig, error) {
 		return c, fmt.Errorf("board: video rate %d fps: want 1 to 240", c.FPS)
 	case c.Bitrate < 10_000:
 		return c, fmt.Errorf("board: video bitrate %d bit/s: want at least 10000", c.Bitrate)
-	case c.Encoder != "auto" && c.Encoder != "openh264":
-		return c, fmt.Errorf("board: video encoder %q: want auto or openh264", c.Encoder)
+	case !slices.Contains(VideoEncoders, c.Encoder):
+		return c, fmt.Errorf("board: video encoder %q: want one of %s", c.Encoder, strings.Join(VideoEncoders, ", "))
 	}
 	if c.Format != "" {
 		ok := false

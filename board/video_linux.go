@@ -25,7 +25,8 @@ import (
 )
 
 // VideoSource is the hal.CaptureSource of a V4L2 capture device, encoded
-// to H.264 by openh264. One stream is open at a time.
+// to H.264 by the hardware encoder or openh264 (VideoConfig.Encoder). One
+// stream is open at a time.
 type VideoSource struct {
 	cfg VideoConfig
 
@@ -142,7 +143,17 @@ func (s *VideoSource) Open(ctx context.Context) (hal.Stream, error) {
 		mon.Close()
 		return nil, fmt.Errorf("board: %s: %s %dx%d@%d: %w", path, format, s.cfg.Width, s.cfg.Height, s.cfg.FPS, err)
 	}
-	st, err := startVideoStream(raw, p, s.cfg, path, drv.Close, mon, nil)
+	var found []EncoderDevice
+	if s.cfg.Encoder != EncoderOpenH264 {
+		found = ProbeEncoders()
+	}
+	build, err := chooseEncoder(s.cfg, found, openM2MDevice, openH264(s.cfg))
+	if err != nil {
+		drv.Close()
+		mon.Close()
+		return nil, err
+	}
+	st, err := startVideoStream(raw, p, s.cfg, path, drv.Close, mon, build)
 	if err != nil {
 		drv.Close()
 		mon.Close()
@@ -163,8 +174,23 @@ type signalMonitor interface {
 	Close() error
 }
 
-// encoderBuilder builds the H.264 encoder over a frame reader.
-type encoderBuilder func(video.Reader, prop.Media) (codec.ReadCloser, error)
+// openH264 builds openh264 encoders for cfg.
+func openH264(cfg VideoConfig) encoderBuilder {
+	return func(r video.Reader, p prop.Media) (codec.ReadCloser, error) {
+		params, err := openh264.NewParams()
+		if err != nil {
+			return nil, fmt.Errorf("board: openh264: %w", err)
+		}
+		params.BitRate = cfg.Bitrate
+		params.EnableFrameSkip = false // else half the frames come back empty
+		params.IntraPeriod = uint(cfg.KeyInterval)
+		enc, err := params.BuildVideoEncoder(r, p)
+		if err != nil {
+			return nil, fmt.Errorf("board: openh264: %w", err)
+		}
+		return enc, nil
+	}
+}
 
 // startVideoStream encodes the frames of raw (with openh264 when build is
 // nil) and starts the stream's goroutines. stop ends raw (its next Read
@@ -180,19 +206,12 @@ func startVideoStream(raw video.Reader, p prop.Media, cfg VideoConfig, path stri
 		done:     make(chan struct{}),
 		clock:    cfg.Clock,
 	}
-	params, err := openh264.NewParams()
-	if err != nil {
-		return nil, fmt.Errorf("board: openh264: %w", err)
-	}
-	params.BitRate = cfg.Bitrate
-	params.EnableFrameSkip = false // else half the frames come back empty
-	params.IntraPeriod = uint(cfg.KeyInterval)
 	if build == nil {
-		build = params.BuildVideoEncoder
+		build = openH264(cfg)
 	}
 	enc, err := build(video.ReaderFunc(st.readFrame(raw)), p)
 	if err != nil {
-		return nil, fmt.Errorf("board: openh264 encoder: %w", err)
+		return nil, fmt.Errorf("board: H.264 encoder: %w", err)
 	}
 	kc, _ := enc.Controller().(codec.KeyFrameController)
 	st.enc, st.keys = enc, kc
@@ -409,17 +428,4 @@ func (st *videoStream) Close() error {
 	st.closeErr = err
 	st.mu.Unlock()
 	return err
-}
-
-// isIDR reports whether an Annex B access unit holds an IDR slice.
-func isIDR(b []byte) bool {
-	for i := 0; i+3 < len(b); i++ {
-		if b[i] == 0 && b[i+1] == 0 && b[i+2] == 1 {
-			if b[i+3]&0x1f == 5 {
-				return true
-			}
-			i += 2
-		}
-	}
-	return false
 }

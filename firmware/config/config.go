@@ -240,6 +240,12 @@ type Hardware struct {
 	ConsolePIN Secret `toml:"console_pin"`
 	// CaptureDevice is the V4L2 video device. Default "/dev/video0".
 	CaptureDevice string `toml:"capture_device"`
+	// VideoEncoder is the H.264 encoder: "auto" (the hardware encoder when
+	// a V4L2 memory-to-memory H.264 encoder is found at /dev/video10 to
+	// /dev/video19, as the Pi Zero 2 W, 3 and 4 have at /dev/video11, else
+	// openh264), "v4l2m2m" (the hardware encoder, or a fault) or
+	// "openh264" (software). Default "auto".
+	VideoEncoder string `toml:"video_encoder"`
 	// AudioDevice is "auto" (the first ALSA capture device), "none", or
 	// "hw:<card>,<device>". Default "auto".
 	AudioDevice string `toml:"audio_device"`
@@ -297,6 +303,7 @@ func Default() *Config {
 			ConsolePort:   "/dev/serial0",
 			ConsoleBaud:   115200,
 			CaptureDevice: "/dev/video0",
+			VideoEncoder:  "auto",
 			AudioDevice:   "auto",
 		},
 	}

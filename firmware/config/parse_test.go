@@ -145,7 +145,7 @@ func TestParseValues(t *testing.T) {
 		"hardware": {
 			`led_pin = "gpio5"`, `button_pin = "GPIO6"`, `long_press = "3s"`, `display_port = "/dev/ttyUSB0"`,
 			`display_size = "20x4"`, `display_baud = 19200`, `console_port = ""`, `console_baud = 9600`,
-			`capture_device = "/dev/video2"`, `audio_device = "hw:1,0"`,
+			`capture_device = "/dev/video2"`, `audio_device = "hw:1,0"`, `video_encoder = "V4L2M2M"`,
 		},
 	}))
 	checks := []struct {
@@ -186,6 +186,7 @@ func TestParseValues(t *testing.T) {
 		{"display", c.Hardware.DisplayPort, "/dev/ttyUSB0"},
 		{"console", c.Hardware.ConsolePort, ""},
 		{"audio", c.Hardware.AudioDevice, "hw:1,0"},
+		{"video_encoder", c.Hardware.VideoEncoder, "v4l2m2m"},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {
@@ -281,6 +282,7 @@ func TestValidationProblems(t *testing.T) {
 		{"hardware", `console_port = "ttyAMA0"`, "hardware.console_port", "absolute"},
 		{"hardware", `capture_device = ""`, "hardware.capture_device", "must not be empty"},
 		{"hardware", `audio_device = "default"`, "hardware.audio_device", "ALSA"},
+		{"hardware", `video_encoder = "x264"`, "hardware.video_encoder", `"auto", "openh264", "v4l2m2m"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.key+"/"+tt.line, func(t *testing.T) {

@@ -278,6 +278,8 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 	v.absPath("hardware.console_port", hw.ConsolePort, true)
 	v.baud("hardware.console_baud", hw.ConsoleBaud)
 	v.absPath("hardware.capture_device", hw.CaptureDevice, false)
+	hw.VideoEncoder = strings.ToLower(hw.VideoEncoder)
+	v.oneOf("hardware.video_encoder", hw.VideoEncoder, "auto", "openh264", "v4l2m2m")
 	if hw.AudioDevice != "auto" && hw.AudioDevice != "none" && !alsaRE.MatchString(hw.AudioDevice) {
 		v.add("hardware.audio_device", "%q is not \"auto\", \"none\" or an ALSA device such as \"hw:1,0\"", hw.AudioDevice)
 	}

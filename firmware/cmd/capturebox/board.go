@@ -21,17 +21,20 @@ import (
 )
 
 // boardCapture opens the board's video capture: the V4L2 device of
-// hardware.capture_device through mediadevices and openh264 (board/video*).
-// A build without cgo has no encoder: its source says so when opened, and
-// the box shows the fault.
-func boardCapture(cfg *config.Config, _ *slog.Logger) (hal.CaptureSource, error) {
-	return board.NewVideoSource(videoConfig(cfg.Hardware))
+// hardware.capture_device through mediadevices, encoded by the encoder of
+// hardware.video_encoder (the Pi's hardware encoder or openh264;
+// board/video*, board/m2m*). A build without cgo has no capture: its
+// source says so when opened, and the box shows the fault.
+func boardCapture(cfg *config.Config, log *slog.Logger) (hal.CaptureSource, error) {
+	vc := videoConfig(cfg.Hardware)
+	vc.Logger = log
+	return board.NewVideoSource(vc)
 }
 
 // videoConfig is the video capture's wiring from the [hardware] keys; the
 // rest (size, rate, format, bitrate) are the driver's defaults.
 func videoConfig(hw config.Hardware) board.VideoConfig {
-	return board.VideoConfig{Device: hw.CaptureDevice, Input: -1}
+	return board.VideoConfig{Device: hw.CaptureDevice, Input: -1, Encoder: hw.VideoEncoder}
 }
 
 // boardAudio returns the board's sound input (ALSA, hardware.audio_device)

@@ -60,7 +60,19 @@ func captureProbe(w io.Writer) error {
 			fmt.Fprintf(w, "  input %d: %s %s\n", in.Index, in.Name, strings.Join(notes, ", "))
 		}
 	}
-	fmt.Fprintln(w, "encoder: openh264 (software H.264)")
+	encs := board.ProbeEncoders()
+	for i, e := range encs {
+		note := ""
+		if i == 0 {
+			note = ", chosen by video_encoder = \"auto\""
+		}
+		fmt.Fprintf(w, "encoder: v4l2m2m %s %s (%s), hardware H.264%s\n", e.Path, e.Card, e.Driver, note)
+	}
+	if len(encs) == 0 {
+		fmt.Fprintln(w, "encoder: openh264 (software H.264), chosen by video_encoder = \"auto\": no V4L2 M2M H.264 encoder at /dev/video10 to /dev/video19")
+	} else {
+		fmt.Fprintln(w, "encoder: openh264 (software H.264), with video_encoder = \"openh264\"")
+	}
 	if b, err := os.ReadFile("/proc/asound/cards"); err == nil {
 		fmt.Fprintf(w, "sound cards:\n%s", b)
 	} else {
@@ -81,6 +93,7 @@ func captureTestFlags(fs *flag.FlagSet, e env) func(context.Context) error {
 		format:  fs.String("format", "", "pixel `format`: "+strings.Join(board.VideoFormats, ", ")+" (default: the first the device has)"),
 		bitrate: fs.Int("bitrate", 4_000_000, "H.264 `bitrate`, bit/s"),
 		dir:     fs.String("dir", "", "recordings `folder` to record in (default: a new folder beside FILE, removed after)"),
+		encoder: fs.String("encoder", board.EncoderAuto, "H.264 `encoder`: "+strings.Join(board.VideoEncoders, ", ")),
 	}
 	return func(ctx context.Context) error { return captureTest(ctx, fs, o, e.stdout, e.stderr) }
 }
@@ -89,6 +102,7 @@ type captureTestOptions struct {
 	seconds             *float64
 	device, size        *string
 	format, dir         *string
+	encoder             *string
 	input, fps, bitrate *int
 }
 
@@ -107,6 +121,7 @@ func captureTest(ctx context.Context, fs *flag.FlagSet, o captureTestOptions, st
 	}
 	src, err := board.NewVideoSource(board.VideoConfig{
 		Device: *device, Input: *input, Width: w, Height: h, FPS: *fps, Format: *format, Bitrate: *bitrate,
+		Encoder: *o.encoder, Logger: slog.New(slog.NewTextHandler(stderr, nil)),
 	})
 	if err != nil {
 		return err

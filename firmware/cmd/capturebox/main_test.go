@@ -46,7 +46,7 @@ func TestHelp(t *testing.T) {
 		"board selftest":  {"-config", "-jig", "-loopback", "-only"},
 		"why":             {"-config"},
 		"capture probe":   {"no flags"},
-		"capture test":    {"-seconds", "-size", "-fps", "-format", "-bitrate", "-device", "-input", "-dir"},
+		"capture test":    {"-seconds", "-size", "-fps", "-format", "-bitrate", "-device", "-input", "-dir", "-encoder"},
 		"capture recover": {"no flags"},
 	}
 	if len(flags) != len(commands) {

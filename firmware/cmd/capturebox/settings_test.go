@@ -27,6 +27,7 @@ var boardSettings = map[string]string{
 	"hardware.console_port":   `"/dev/ttyS1"`,
 	"hardware.console_baud":   `9600`,
 	"hardware.capture_device": `"/dev/video2"`,
+	"hardware.video_encoder":  `"openh264"`,
 	"hardware.audio_device":   `"none"`, // no sound input instead of ALSA's first
 }
 
