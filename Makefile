@@ -98,9 +98,11 @@ test-vm: build-arm
 	@$(ENSURE) vmlab ffmpeg
 	CAPTUREBOX_REQUIRE_VM=1 $(GO) test -count=1 -timeout 15m ./tools/vmlab/...
 
-# The capture pipeline on this machine: 1080p30 through openh264 to disk.
+# The capture pipeline on this machine: 1080p30 through openh264, a
+# pass-through encoder and the fake bcm2835-codec (V4L2 M2M) to disk, and
+# the M2M encoder alone.
 bench-capture:
-	$(GO) test -run '^$$' -bench 'Pipeline' -benchtime 300x -timeout 20m ./board/
+	$(GO) test -run '^$$' -bench 'Pipeline|M2MEncodeFake' -benchtime 300x -timeout 20m ./board/
 
 
 # The development box is a build of its own (-tags dev): the firmware binary
