@@ -60,9 +60,16 @@ func (a *statusAuth) mac(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// limited reports whether maxFailedLogins failed within the last
-// loginWindow, and when the oldest of them leaves it.
-func (a *statusAuth) limited() (bool, time.Duration) {
+// login checks given against the password: the password compared in
+// constant time (their SHA-256 digests, so that not even the length
+// shows), a failure counted. Once maxFailedLogins failed within the last
+// loginWindow it refuses whatever is given, and says after how long the
+// oldest failure leaves the window. One lock, so that parallel guesses
+// cannot pass the limit.
+func (a *statusAuth) login(given string) (ok bool, locked time.Duration) {
+	if !a.enabled() {
+		return false, 0
+	}
 	now := a.clock()
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -73,27 +80,15 @@ func (a *statusAuth) limited() (bool, time.Duration) {
 		}
 	}
 	a.failures = keep
-	if len(keep) < maxFailedLogins {
-		return false, 0
-	}
-	return true, loginWindow - now.Sub(keep[0])
-}
-
-// checkPassword compares given with the password in constant time (of
-// their SHA-256 digests, so that not even the length shows) and counts a
-// failure.
-func (a *statusAuth) checkPassword(given string) bool {
-	if !a.enabled() {
-		return false
+	if len(keep) >= maxFailedLogins {
+		return false, loginWindow - now.Sub(keep[0])
 	}
 	g, w := sha256.Sum256([]byte(given)), sha256.Sum256([]byte(a.password.Reveal()))
 	if subtle.ConstantTimeCompare(g[:], w[:]) == 1 {
-		return true
+		return true, 0
 	}
-	a.mu.Lock()
-	a.failures = append(a.failures, a.clock())
-	a.mu.Unlock()
-	return false
+	a.failures = append(a.failures, now)
+	return false, 0
 }
 
 // newSession returns the cookie of a session that starts now: its expiry

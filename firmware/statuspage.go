@@ -216,13 +216,14 @@ func (b *box) serveLogin(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this box has no status page login (box.status_password is not set)", http.StatusNotFound)
 		return
 	}
-	if limited, wait := b.auth.limited(); limited {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	ok, locked := b.auth.login(r.PostFormValue("password"))
+	if locked > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(locked.Seconds())+1))
 		http.Error(w, "too many failed logins: try again in a minute", http.StatusTooManyRequests)
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if !b.auth.checkPassword(r.PostFormValue("password")) {
+	if !ok {
 		b.log.Warn("status page: failed login", "remote", r.RemoteAddr)
 		http.Redirect(w, r, "/?m=badlogin", http.StatusSeeOther)
 		return
