@@ -1,12 +1,15 @@
 package firmware
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -241,4 +244,172 @@ func BenchmarkStatusPageServe(b *testing.B) {
 		worst = max(worst, time.Since(start))
 	}
 	b.ReportMetric(float64(worst)/float64(time.Millisecond), "worst-ms")
+}
+
+// devtools drives one headless chromium over --remote-debugging-pipe (the
+// DevTools protocol as JSON messages ending in a NUL byte, on the child's
+// file descriptors 3 and 4), so that a render is timed without the
+// browser's launch.
+type devtools struct {
+	tb      testing.TB
+	w       io.Writer
+	r       *bufio.Reader
+	id      int
+	session string
+	events  map[string]int // events seen and not yet waited for
+}
+
+// devtoolsMessage is a message of the protocol, command, answer or event.
+type devtoolsMessage struct {
+	ID        int             `json:"id,omitempty"`
+	Method    string          `json:"method,omitempty"`
+	Params    any             `json:"params,omitempty"`
+	SessionID string          `json:"sessionId,omitempty"`
+	Result    json.RawMessage `json:"result,omitempty"`
+	Error     json.RawMessage `json:"error,omitempty"`
+}
+
+// startDevtools launches chromium on about:blank and attaches to its page.
+func startDevtools(tb testing.TB, bin string) *devtools {
+	tb.Helper()
+	home := tb.TempDir()
+	toChrome, ours, err := os.Pipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fromChrome, theirs, err := os.Pipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(tb.Context()))
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+		"--hide-scrollbars", "--remote-debugging-pipe", "--user-data-dir="+filepath.Join(home, "profile"),
+		"--window-size=1024,768", "about:blank")
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home, "XDG_CACHE_HOME="+home)
+	cmd.ExtraFiles = []*os.File{toChrome, theirs}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		tb.Fatal(err)
+	}
+	toChrome.Close()
+	theirs.Close()
+	tb.Cleanup(func() {
+		ours.Close()
+		cancel()
+		cmd.Wait()
+		fromChrome.Close()
+	})
+	d := &devtools{tb: tb, w: ours, r: bufio.NewReader(fromChrome), events: map[string]int{}}
+	var targets struct {
+		TargetInfos []struct{ TargetID, Type string } `json:"targetInfos"`
+	}
+	d.call("Target.getTargets", nil, &targets)
+	for _, t := range targets.TargetInfos {
+		if t.Type == "page" {
+			var att struct{ SessionID string }
+			d.call("Target.attachToTarget", map[string]any{"targetId": t.TargetID, "flatten": true}, &att)
+			d.session = att.SessionID
+			break
+		}
+	}
+	if d.session == "" {
+		tb.Fatalf("chromium shows no page: %+v", targets)
+	}
+	d.call("Page.enable", nil, nil)
+	return d
+}
+
+// read returns the next message.
+func (d *devtools) read() devtoolsMessage {
+	d.tb.Helper()
+	line, err := d.r.ReadBytes(0)
+	if err != nil {
+		d.tb.Fatalf("devtools: %v", err)
+	}
+	var m devtoolsMessage
+	if err := json.Unmarshal(line[:len(line)-1], &m); err != nil {
+		d.tb.Fatalf("devtools: %v: %s", err, line)
+	}
+	return m
+}
+
+// call sends a command (to the page once attached) and decodes its result
+// into result; the events that come meanwhile are kept for waitEvent.
+func (d *devtools) call(method string, params, result any) {
+	d.tb.Helper()
+	d.id++
+	msg, err := json.Marshal(devtoolsMessage{ID: d.id, Method: method, Params: params, SessionID: d.session})
+	if err != nil {
+		d.tb.Fatal(err)
+	}
+	if _, err := d.w.Write(append(msg, 0)); err != nil {
+		d.tb.Fatalf("devtools %s: %v", method, err)
+	}
+	for {
+		m := d.read()
+		switch {
+		case m.ID == d.id && len(m.Error) > 0:
+			d.tb.Fatalf("devtools %s: %s", method, m.Error)
+		case m.ID == d.id:
+			if result != nil {
+				if err := json.Unmarshal(m.Result, result); err != nil {
+					d.tb.Fatalf("devtools %s: %v", method, err)
+				}
+			}
+			return
+		case m.Method != "":
+			d.events[m.Method]++
+		}
+	}
+}
+
+// waitEvent returns once the page sent the event method.
+func (d *devtools) waitEvent(method string) {
+	d.tb.Helper()
+	for d.events[method] == 0 {
+		if m := d.read(); m.Method != "" {
+			d.events[m.Method]++
+		}
+	}
+	d.events[method]--
+}
+
+// render loads url in the page and returns the times from the navigation
+// to the load event (the page and its still fetched and laid out) and to
+// a screenshot of it (painted).
+func (d *devtools) render(url string) (load, painted time.Duration) {
+	d.tb.Helper()
+	clear(d.events)
+	start := time.Now()
+	d.call("Page.navigate", map[string]any{"url": url}, nil)
+	d.waitEvent("Page.loadEventFired")
+	load = time.Since(start)
+	var shot struct{ Data []byte }
+	d.call("Page.captureScreenshot", map[string]any{"format": "png"}, &shot)
+	painted = time.Since(start)
+	if _, err := png.DecodeConfig(bytes.NewReader(shot.Data)); err != nil {
+		d.tb.Fatalf("screenshot: %v", err)
+	}
+	return load, painted
+}
+
+// BenchmarkStatusPageRender is the page's render time in chromium on
+// loopback, without the browser's launch (make bench-status): per
+// iteration one navigation to the page, to its load event (page and still
+// loaded) and a screenshot (painted). ns/op is the mean to the screenshot;
+// worst-ms the worst; load-ms the mean to the load event.
+func BenchmarkStatusPageRender(b *testing.B) {
+	bin := chromiumPath(b)
+	url, _ := chromiumBox(b)
+	d := startDevtools(b, bin)
+	d.render(url) // the first navigation starts the renderer
+	var worst, loads time.Duration
+	n := 0
+	for b.Loop() {
+		load, painted := d.render(url)
+		worst, loads, n = max(worst, painted), loads+load, n+1
+	}
+	b.ReportMetric(float64(worst)/float64(time.Millisecond), "worst-ms")
+	b.ReportMetric(float64(loads)/float64(n)/float64(time.Millisecond), "load-ms")
 }
