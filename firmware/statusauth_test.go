@@ -361,3 +361,29 @@ func TestThumbnail(t *testing.T) {
 		t.Errorf("colour %d %d %d, want 200 30 30", r>>8, g>>8, bl>>8)
 	}
 }
+
+// Logged in, an upload stopped by a fault gets a retry button that posts
+// its id with the session's CSRF token; the others get none, and logged
+// out none has one.
+func TestStatusPageRetryButton(t *testing.T) {
+	p := statusPage{Box: "Room 204", State: "fault", LoggedIn: true, CSRF: "c0ffee",
+		Queue: []pageRow{{What: "Stuck", ID: "rec-stuck", Retry: true}, {What: "Fine", ID: "rec-fine"}}}
+	var out strings.Builder
+	if err := statusTemplate.Execute(&out, p); err != nil {
+		t.Fatal(err)
+	}
+	page := out.String()
+	want := `<form method="post" action="/retry"><input type="hidden" name="csrf" value="c0ffee"><input type="hidden" name="id" value="rec-stuck"><button>Retry</button></form>`
+	if !strings.Contains(page, want) || strings.Count(page, `action="/retry"`) != 1 {
+		t.Errorf("the page's retry buttons:\n%s", page)
+	}
+	checkSelfContained(t, page)
+	p.LoggedIn = false
+	out.Reset()
+	if err := statusTemplate.Execute(&out, p); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), `action="/retry"`) {
+		t.Error("a retry button without a login")
+	}
+}

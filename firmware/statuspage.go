@@ -42,6 +42,7 @@ const (
 	stillWait   = 2 * time.Second
 )
 
+// statusPage is what the page's template shows.
 type statusPage struct {
 	Box, State, Now string
 	Faults          []string
@@ -165,7 +166,7 @@ func (b *box) statusRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /{$}", b.serveStatus)
 	mux.HandleFunc("GET /still.jpg", b.serveStill)
 	mux.HandleFunc("POST /login", b.serveLogin)
-	mux.HandleFunc("POST /logout", b.action("loggedout", func(r *http.Request) string { return "loggedout" }))
+	mux.HandleFunc("POST /logout", b.action("log out", func(*http.Request) string { return "loggedout" }))
 	mux.HandleFunc("POST /sync", b.action("sync now", func(*http.Request) string {
 		b.syncNow()
 		return "sync"
