@@ -23,8 +23,9 @@ export CAPTUREBOX_REQUIRE_NODE    ?= 1
 export CAPTUREBOX_REQUIRE_FFPROBE ?= 1
 export CAPTUREBOX_REQUIRE_FTPD    ?= 1
 export CAPTUREBOX_REQUIRE_PROMTOOL ?= 1
+export CAPTUREBOX_REQUIRE_CHROMIUM ?= 1
 
-.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools bench-upload bench-schedule test-vm-board test-image test-vm bench-capture
+.PHONY: all build build-arm test test-fmt test-vet test-race test-nocgo test-qemu run image bench soak clean tools bench-upload bench-schedule test-vm-board test-image test-vm bench-capture bench-status
 
 all: build
 
@@ -55,7 +56,7 @@ test: test-fmt test-vet test-race test-nocgo test-qemu build-arm test-vm test-vm
 	@echo "make test: all checks passed"
 
 tools:
-	@$(ENSURE) node ffmpeg ftpd promtool
+	@$(ENSURE) node ffmpeg ftpd promtool chromium
 
 test-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -104,6 +105,12 @@ test-vm: build-arm
 bench-capture:
 	$(GO) test -run '^$$' -bench 'Pipeline|M2MEncodeFake' -benchtime 300x -timeout 20m ./board/
 
+
+# The status page's render in headless chromium on loopback (50 renders:
+# mean, worst and load-event times) and the box's side of it.
+bench-status:
+	@$(ENSURE) chromium
+	CAPTUREBOX_REQUIRE_CHROMIUM=1 $(GO) test -run '^$$' -bench 'StatusPage(Render|Serve)' -benchtime 50x -timeout 20m ./firmware/
 
 # The development box is a build of its own (-tags dev): the firmware binary
 # links none of the HAL fakes (firmware/fences_test.go).

@@ -9,6 +9,8 @@ package board
 import (
 	"errors"
 	"fmt"
+	"image"
+	"image/draw"
 	"log/slog"
 	"slices"
 	"strings"
@@ -132,3 +134,28 @@ type VideoInput struct {
 
 // ErrNoVideoDevice is returned when no V4L2 capture device is present.
 var ErrNoVideoDevice = errors.New("board: no V4L2 video capture device")
+
+// copyImage returns a copy of img that shares no memory with it (the
+// capture driver reuses its frame buffers once a frame is released). A
+// Y'CbCr frame stays Y'CbCr; any other becomes RGBA.
+func copyImage(img image.Image) image.Image {
+	r := img.Bounds()
+	if yc, ok := img.(*image.YCbCr); ok {
+		out := image.NewYCbCr(r, yc.SubsampleRatio)
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			copy(out.Y[out.YOffset(r.Min.X, y):out.YOffset(r.Max.X-1, y)+1], yc.Y[yc.YOffset(r.Min.X, y):])
+		}
+		// The chroma planes of the copy start at the same sample as the
+		// frame's, row by row.
+		for y := r.Min.Y; y < r.Max.Y; y++ {
+			first, last := yc.COffset(r.Min.X, y), yc.COffset(r.Max.X-1, y)
+			o := out.COffset(r.Min.X, y)
+			copy(out.Cb[o:o+last-first+1], yc.Cb[first:])
+			copy(out.Cr[o:o+last-first+1], yc.Cr[first:])
+		}
+		return out
+	}
+	out := image.NewRGBA(r)
+	draw.Draw(out, r, img, r.Min, draw.Src)
+	return out
+}

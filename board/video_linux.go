@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/mediadevices/pkg/codec"
@@ -248,6 +249,11 @@ type videoStream struct {
 	needKey   bool
 	closed    bool
 	closeErr  error
+
+	// stillAsked is set while a Still waits; the next frame read is then
+	// copied to the waiters in stills, which are buffered.
+	stillAsked atomic.Bool
+	stills     []chan image.Image // guarded by mu
 }
 
 // readFrame wraps the camera reader: each frame's capture time is the
@@ -271,6 +277,9 @@ func (st *videoStream) readFrame(r video.Reader) func() (image.Image, func(), er
 			st.lastFrame = now
 			st.stamps = append(st.stamps, now)
 			st.mu.Unlock()
+			if st.stillAsked.Load() {
+				st.giveStill(img)
+			}
 			return img, release, nil
 		}
 	}
@@ -353,6 +362,50 @@ func (st *videoStream) watch(every time.Duration) {
 func (st *videoStream) requestKey() {
 	if st.keys != nil {
 		st.keys.ForceKeyFrame()
+	}
+}
+
+// giveStill hands a copy of img to the Stills waiting for one.
+func (st *videoStream) giveStill(img image.Image) {
+	still := copyImage(img)
+	st.mu.Lock()
+	waiters := st.stills
+	st.stills = nil
+	st.stillAsked.Store(false)
+	st.mu.Unlock()
+	for _, ch := range waiters {
+		ch <- still
+	}
+}
+
+// Still implements hal.Stiller: a copy of the next frame the device
+// delivers, taken before the encoder. It waits for that frame, or until
+// ctx ends or the stream closes; while the input has no signal it returns
+// the loss at once.
+func (st *videoStream) Still(ctx context.Context) (image.Image, error) {
+	ch := make(chan image.Image, 1)
+	st.mu.Lock()
+	closed, lost := st.closed, st.lost
+	if !closed && lost == nil {
+		st.stills = append(st.stills, ch)
+		st.stillAsked.Store(true)
+	}
+	st.mu.Unlock()
+	switch {
+	case closed:
+		return nil, io.EOF
+	case lost != nil:
+		return nil, lost
+	}
+	select {
+	case img := <-ch:
+		return img, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-st.quit:
+		return nil, io.EOF
+	case <-st.done:
+		return nil, io.EOF
 	}
 }
 

@@ -268,3 +268,58 @@ func BenchmarkPipelineM2MFake(b *testing.B) {
 	cfg, _ := VideoConfig{Width: 1920, Height: 1080, FPS: 30, Bitrate: 4_000_000}.withDefaults()
 	benchPipeline(b, fakeM2M(nil)(cfg))
 }
+
+// A still of the V4L2 stream is a copy of a frame before the encoder, at
+// the stream's size, holding the device's picture (the reader's gradient),
+// and it is the caller's: the reader reusing its buffer does not change it.
+func TestStreamStill(t *testing.T) {
+	src := &synthSource{w: 320, h: 240, fps: 30}
+	s, err := src.Open(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	stiller, ok := s.(hal.Stiller)
+	if !ok {
+		t.Fatalf("%T is not a hal.Stiller", s)
+	}
+	go func() { // the encoder pulls frames only while samples are taken
+		for {
+			if _, err := s.Next(t.Context()); err != nil {
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	img, err := stiller.Still(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 320 || b.Dy() != 240 {
+		t.Fatalf("still is %v, want 320x240", b)
+	}
+	yc, ok := img.(*image.YCbCr)
+	if !ok {
+		t.Fatalf("still is %T, want *image.YCbCr", img)
+	}
+	// Past the frame number in the first bytes: the gradient 16+(x+y)%200.
+	for _, p := range []image.Point{{40, 0}, {100, 7}, {318, 239}} {
+		if got, want := yc.Y[yc.YOffset(p.X, p.Y)], byte(16+(p.X+p.Y)%200); got != want {
+			t.Errorf("luma at %v = %d, want %d", p, got, want)
+		}
+	}
+	second, err := stiller.Still(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &second.(*image.YCbCr).Y[0] == &yc.Y[0] {
+		t.Error("two stills share their memory")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stiller.Still(ctx); !errors.Is(err, io.EOF) {
+		t.Errorf("Still after Close: %v, want io.EOF", err)
+	}
+}

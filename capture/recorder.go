@@ -49,6 +49,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -72,6 +73,12 @@ var (
 	ErrInvalidID = errors.New("capture: invalid recording id")
 	// ErrClosed: the Recorder was closed.
 	ErrClosed = errors.New("capture: recorder closed")
+	// ErrNotCapturing is returned by Still while no capture stream is
+	// open (nothing is recording).
+	ErrNotCapturing = errors.New("capture: nothing is recording")
+	// ErrNoStill is returned by Still when the capture source makes no
+	// stills (its stream is not a hal.Stiller).
+	ErrNoStill = errors.New("capture: the capture source makes no stills")
 )
 
 // Config configures a Recorder.
@@ -470,6 +477,27 @@ func (r *Recorder) Recordings() []Status {
 		out[i] = rc.Status()
 	}
 	return out
+}
+
+// Still returns a still of the picture the open capture stream delivers
+// (hal.Stiller): ErrNotCapturing while no stream is open, ErrNoStill when
+// the source makes none, and the stream's error (no signal) otherwise.
+func (r *Recorder) Still(ctx context.Context) (image.Image, error) {
+	r.mu.Lock()
+	s := r.stream
+	r.mu.Unlock()
+	if s == nil {
+		return nil, ErrNotCapturing
+	}
+	st, ok := s.(hal.Stiller)
+	if !ok {
+		return nil, ErrNoStill
+	}
+	img, err := st.Still(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("capture: still: %w", err)
+	}
+	return img, nil
 }
 
 // Health returns the capture health last seen. Before any recording it

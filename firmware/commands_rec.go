@@ -253,12 +253,22 @@ func (b *box) cmdRetry(_ context.Context, w io.Writer, args []string) error {
 	if len(args) != 1 {
 		return errors.New("usage: retry ID (the ID is in 'uploads')")
 	}
-	if err := b.queue.Retry(args[0]); err != nil {
+	if err := b.retryUpload(args[0]); err != nil {
 		return err
 	}
-	b.refreshUploadFault()
 	_, err := fmt.Fprintln(w, "retrying the upload of", args[0])
 	return err
+}
+
+// retryUpload retries the upload of the recording id, stopped by a fault
+// (the console's "retry" and the status page's button): the queue resumes
+// it and the upload fault clears once nothing else holds it.
+func (b *box) retryUpload(id string) error {
+	if err := b.queue.Retry(id); err != nil {
+		return fmt.Errorf("retry: %w", err)
+	}
+	b.refreshUploadFault()
+	return nil
 }
 
 // cmdUpload queues a closed recording that is not in the queue: one held

@@ -121,10 +121,14 @@ func (b *box) cmdSchedule(_ context.Context, w io.Writer, _ []string) error {
 }
 
 func (b *box) cmdSyncNow(_ context.Context, w io.Writer, _ []string) error {
-	b.syncer.SyncNow()
+	b.syncNow()
 	_, err := fmt.Fprintln(w, "sync requested: 'schedule' shows the result in a few seconds")
 	return err
 }
+
+// syncNow asks for a schedule sync at once (the console's "sync now" and
+// the status page's button); the syncer runs it in its own loop.
+func (b *box) syncNow() { b.syncer.SyncNow() }
 
 func (b *box) cmdTime(ctx context.Context, w io.Writer, _ []string) error {
 	now := b.now()

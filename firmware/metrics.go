@@ -137,7 +137,7 @@ func (m *metrics) Handler() http.Handler {
 }
 
 // serve is the metrics subsystem: an HTTP server on box.metrics_address
-// with /metrics and the read-only status page at /, until ctx ends.
+// with /metrics and the status page (statusRoutes), until ctx ends.
 func (m *metrics) serve(ctx context.Context) error {
 	ln, err := net.Listen("tcp", m.b.cfg.Box.MetricsAddress)
 	if err != nil {
@@ -146,11 +146,11 @@ func (m *metrics) serve(ctx context.Context) error {
 	return m.serveOn(ctx, ln)
 }
 
-// serveOn serves /metrics on ln until ctx ends.
+// serveOn serves /metrics and the status page on ln until ctx ends.
 func (m *metrics) serveOn(ctx context.Context, ln net.Listener) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
-	mux.HandleFunc("GET /{$}", m.b.serveStatus)
+	m.b.statusRoutes(mux)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -43,6 +43,13 @@ func promtool(t *testing.T) string {
 
 func testBox(t *testing.T) *box {
 	t.Helper()
+	return testBoxWith(t, testConfig(t), testDevices(), Options{})
+}
+
+// testConfig is testBox's configuration: Room 204, data in a temporary
+// directory.
+func testConfig(t testing.TB) *config.Config {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := config.Default()
 	cfg.Box.Name = "Room 204"
@@ -52,10 +59,20 @@ func testBox(t *testing.T) *box {
 	cfg.Kaltura.AppTokenID = "0_ab12cd34"
 	cfg.Kaltura.AppToken = config.Secret(strings.Repeat("ab", 16))
 	cfg.Kaltura.ResourceID = 59
-	dev := Devices{LED: haltest.NewFakeLED(time.Now), Button: haltest.NewFakeButton(time.Now),
+	return cfg
+}
+
+// testDevices are testBox's fakes: a 32×32 camera at 2 fps.
+func testDevices() Devices {
+	return Devices{LED: haltest.NewFakeLED(time.Now), Button: haltest.NewFakeButton(time.Now),
 		Capture:  haltest.NewFakeCamera(haltest.CameraConfig{Width: 32, Height: 32, FPS: 2}),
 		TimeSync: haltest.NewFakeTimeSync(true)}
-	b, err := newBox(cfg, dev, Options{})
+}
+
+// testBoxWith builds the box of cfg, dev and opts, not running.
+func testBoxWith(t testing.TB, cfg *config.Config, dev Devices, opts Options) *box {
+	t.Helper()
+	b, err := newBox(cfg, dev, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

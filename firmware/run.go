@@ -121,6 +121,7 @@ type box struct {
 	roomFor string
 	ledger  *boxLedger // nil when the ledger cannot be opened
 	metrics *metrics
+	auth    *statusAuth // the status page's login
 }
 
 func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
@@ -150,6 +151,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 	b.trust = &clockGate{sync: dev.TimeSync, log: log}
 	b.openLedger()
 	b.metrics = newMetrics(b)
+	b.auth = newStatusAuth(cfg.Box.StatusPassword, time.Now)
 	b.button = newConsoleButton(dev.Button)
 
 	fetcher, err := NewFetcher(cfg, client, session, log)

@@ -78,6 +78,8 @@ func settingsTable(t *testing.T) []setting {
 			}
 			return strings.Join(names, " ")
 		}},
+		// The status page's login: the box's statusAuth holds it.
+		{key: "box.status_password", value: `"correct horse battery"`},
 		{key: "kaltura.service_url", value: `"https://kaltura.example.edu"`},
 		{key: "kaltura.allow_insecure_http", value: `true`},
 		{key: "kaltura.partner_id", value: `7654321`},

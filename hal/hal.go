@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"time"
 )
@@ -211,4 +212,17 @@ type Stream interface {
 	Format() VideoFormat
 	RequestKeyFrame()
 	io.Closer
+}
+
+// Stiller is what a Stream may also be: a source of stills of the picture
+// it captures, for the status page.
+//
+// Still returns a copy of a recent picture, at the stream's format size,
+// that belongs to the caller. It may wait for the next picture to pass
+// (then until ctx ends); while the signal is lost it returns an error
+// wrapping ErrNoSignal, after Close io.EOF. It is safe to call while
+// another goroutine is blocked in Next, and costs the capture path
+// nothing while no still is asked for.
+type Stiller interface {
+	Still(ctx context.Context) (image.Image, error)
 }

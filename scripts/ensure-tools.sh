@@ -19,6 +19,8 @@
 #   promtool promtool (checks the box's Prometheus metrics), extracted from
 #            Debian's prometheus package into .cache/promtool: the package
 #            is downloaded and unpacked, never installed (no server, no service)
+#   chromium Debian's chromium (TestStatusPageChromium renders the status page
+#            headless; CAPTUREBOX_REQUIRE_CHROMIUM=1 makes its absence a failure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -113,6 +115,7 @@ for group in "$@"; do
 	ffmpeg) apt_install ffmpeg ;;
 	ftpd) apt_install_no_services pure-ftpd ;;
 	bench) apt_install curl time jq ;;
+	chromium) apt_install chromium ;;
 	image) apt_install_no_services shellcheck genimage rauc squashfs-tools mtools dosfstools e2fsprogs fdisk openssl python3 ;;
 	vmlab)
 		apt_install qemu-system-arm busybox-static cpio

@@ -20,7 +20,8 @@
 // reason, so the caller keeps running on its last good configuration. Unknown
 // keys are problems too, so a typo never silently falls back to a default.
 //
-// Secrets (kaltura.app_token, sync.ftp_password) are of type Secret, which
+// Secrets (kaltura.app_token, sync.ftp_password, box.status_password,
+// hardware.console_pin) are of type Secret, which
 // masks itself in fmt, log/slog, encoding/json and encoding.TextMarshaler
 // output; only Secret.Reveal returns the value. Show prints the effective
 // configuration with secrets masked.
@@ -70,9 +71,14 @@ type Box struct {
 	// four lectures a day takes about 3MB).
 	LedgerMaxSize Size `toml:"ledger_max_size"`
 	// MetricsAddress is the LAN address ("host:port", ":9101") where the
-	// box serves Prometheus metrics at /metrics and the read-only status
-	// page at /. Default "": off.
+	// box serves Prometheus metrics at /metrics and the status page at /.
+	// Default "": off.
 	MetricsAddress string `toml:"metrics_address"`
+	// StatusPassword, when set, is the password of the status page's login,
+	// which offers its few actions (sync now, retry an upload). The page's
+	// read-only view needs no login. At least 8 characters. Default "":
+	// no login, no actions. Secret.
+	StatusPassword Secret `toml:"status_password"`
 }
 
 // Kaltura is the [kaltura] section: the partner, the app token and the

@@ -352,18 +352,17 @@ func (r ModeReport) Warning() string {
 }
 
 // CheckMode looks at the permissions of the configuration file at path,
-// which holds c. When c carries a secret (the app token, the FTP password)
+// which holds c. When c carries a secret (any key of type Secret)
 // and the file is readable by group or others, it is tightened to
 // FileMode if tighten is true and the file system lets the box do it; a
 // file system without Unix permissions (the FAT boot partition) shows the
 // mount's mode and refuses. The caller logs and shows Warning.
 func CheckMode(path string, c *Config, tighten bool) (ModeReport, error) {
 	r := ModeReport{Path: path}
-	if c.Kaltura.AppToken.Reveal() != "" {
-		r.Secrets = append(r.Secrets, "kaltura.app_token")
-	}
-	if c.Sync.FTPPassword.Reveal() != "" {
-		r.Secrets = append(r.Secrets, "sync.ftp_password")
+	for _, f := range schema.fields {
+		if f.kind == kindSecret && f.value(c).Interface().(Secret).IsSet() {
+			r.Secrets = append(r.Secrets, f.key)
+		}
 	}
 	fi, err := os.Stat(path)
 	if err != nil {

@@ -89,6 +89,20 @@ func (c Config) Format(f fmt.State, verb rune) {
 }
 
 // Format prints the section with its secret masked; see Config.Format.
+func (b Box) Format(f fmt.State, verb rune) {
+	type box Box
+	b.StatusPassword = maskSecret(b.StatusPassword)
+	fmt.Fprintf(f, fmt.FormatString(f, verb), box(b))
+}
+
+// Format prints the section with its secret masked; see Config.Format.
+func (h Hardware) Format(f fmt.State, verb rune) {
+	type hardware Hardware
+	h.ConsolePIN = maskSecret(h.ConsolePIN)
+	fmt.Fprintf(f, fmt.FormatString(f, verb), hardware(h))
+}
+
+// Format prints the section with its secret masked; see Config.Format.
 func (k Kaltura) Format(f fmt.State, verb rune) {
 	type kaltura Kaltura
 	k.AppToken = maskSecret(k.AppToken)

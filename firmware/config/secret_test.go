@@ -172,3 +172,41 @@ func TestSecretsNotInErrors(t *testing.T) {
 		t.Errorf("Save error %v", err)
 	}
 }
+
+// The status page's password (box.status_password) and the console PIN
+// are secrets like the credentials: masked in fmt and slog, named (never
+// shown) by CheckMode, and a short password is refused with its key.
+func TestBoxAndHardwareSecrets(t *testing.T) {
+	const pin = "482915"
+	c := mustParse(t, testFile(map[string][]string{
+		"box":      {`status_password = "` + testPassword + `"`},
+		"hardware": {`console_pin = "` + pin + `"`},
+	}))
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("config", "box", c.Box, "hardware", &c.Hardware, "cfg", c)
+	for what, out := range map[string]string{
+		"fmt %+v Box":       fmt.Sprintf("%+v", c.Box),
+		"fmt %#v *Box":      fmt.Sprintf("%#v", &c.Box),
+		"fmt %v Hardware":   fmt.Sprintf("%v", c.Hardware),
+		"fmt %+v Config":    fmt.Sprintf("%+v", c),
+		"slog":              buf.String(),
+		"fmt %s []any{Box}": fmt.Sprintf("%s", []any{&c.Box, c.Hardware}),
+	} {
+		checkMasked(t, what, out, true)
+		if strings.Contains(out, pin) {
+			t.Errorf("%s leaks the console PIN:\n%s", what, out)
+		}
+	}
+	path := writeFile(t, testFile(map[string][]string{"box": {`status_password = "` + testPassword + `"`}}), 0o644)
+	r, err := CheckMode(path, c, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := r.Warning(); !strings.Contains(w, "box.status_password") || !strings.Contains(w, "hardware.console_pin") || leaks(w, testPassword) {
+		t.Errorf("CheckMode warning %q", w)
+	}
+	ps := problemsOf(t, testFile(map[string][]string{"box": {`status_password = "pw12345"`}}))
+	if len(ps) != 1 || ps[0].Key != "box.status_password" || strings.Contains(ps[0].Msg, "pw12345") {
+		t.Errorf("problems %v", ps)
+	}
+}

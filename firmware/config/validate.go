@@ -151,6 +151,9 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 			v.add("box.metrics_address", "%q is not host:port (such as \":9101\")", b.MetricsAddress)
 		}
 	}
+	if b.StatusPassword.IsSet() && len([]rune(b.StatusPassword.Reveal())) < 8 {
+		v.add("box.status_password", "is shorter than 8 characters")
+	}
 
 	// [kaltura]
 	k := &c.Kaltura

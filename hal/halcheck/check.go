@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"strings"
 	"time"
@@ -390,8 +391,10 @@ func (c *sampleChecker) check(s hal.Sample) error {
 // key frame, with Key set exactly on IDR access units, which carry SPS and
 // PPS; RequestKeyFrame yields a key frame within KeyFrameWithin video
 // samples; Next returns ctx's error for an ended ctx and io.EOF after
-// Close; and after Close the source opens again, starting on a key frame.
-// The stream is closed at the end.
+// Close; a stream that is a hal.Stiller gives a still of its Format size
+// while samples are read, and io.EOF after Close; and after Close the
+// source opens again, starting on a key frame. The stream is closed at
+// the end.
 func CheckCaptureSource(src hal.CaptureSource) error {
 	ctx := context.Background()
 	s, err := src.Open(ctx)
@@ -432,6 +435,11 @@ func CheckCaptureSource(src hal.CaptureSource) error {
 			return err
 		}
 	}
+	if st, ok := s.(hal.Stiller); ok {
+		if err := checkStill(ctx, s, st, func() error { _, err := next(s, &sc); return err }); err != nil {
+			return err
+		}
+	}
 	s.RequestKeyFrame()
 	for got := sc.videos; ; {
 		smp, err := next(s, &sc)
@@ -459,6 +467,11 @@ func CheckCaptureSource(src hal.CaptureSource) error {
 	if _, err := s.Next(ctx); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("capture: Next after Close returned %v, want io.EOF", err)
 	}
+	if st, ok := s.(hal.Stiller); ok {
+		if _, err := st.Still(ctx); !errors.Is(err, io.EOF) {
+			return fmt.Errorf("capture: Still after Close returned %v, want io.EOF", err)
+		}
+	}
 
 	s, err = src.Open(ctx)
 	if err != nil {
@@ -475,6 +488,42 @@ func CheckCaptureSource(src hal.CaptureSource) error {
 		return fmt.Errorf("capture: Close after reopening: %w", err)
 	}
 	return nil
+}
+
+// checkStill checks the hal.Stiller of an open stream: Still, asked while
+// samples are read (next reads one), returns within CheckTimeout a picture
+// of the stream's Format size.
+func checkStill(ctx context.Context, s hal.Stream, st hal.Stiller, next func() error) error {
+	type still struct {
+		img image.Image
+		err error
+	}
+	ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+	defer cancel()
+	got := make(chan still, 1)
+	go func() {
+		img, err := st.Still(ctx)
+		got <- still{img, err}
+	}()
+	for {
+		select {
+		case r := <-got:
+			if r.err != nil {
+				return fmt.Errorf("capture: Still: %w", r.err)
+			}
+			f := s.Format()
+			if size := r.img.Bounds().Size(); size.X != f.Width || size.Y != f.Height {
+				return fmt.Errorf("capture: Still is %dx%d, the stream's Format %dx%d", size.X, size.Y, f.Width, f.Height)
+			}
+			return nil
+		default:
+		}
+		if err := next(); err != nil {
+			cancel()
+			<-got
+			return err
+		}
+	}
 }
 
 // RenderDisplay returns what the hal.Display contract says a cols×rows

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"sync"
 	"time"
@@ -358,4 +359,33 @@ func (s *fakeStream) Next(ctx context.Context) (hal.Sample, error) {
 			Data:     au,
 		}, nil
 	}
+}
+
+// Still implements hal.Stiller: the test pattern of the last picture
+// delivered (of the first, before any), in colour, at the configured size.
+// It does not wait.
+func (s *fakeStream) Still(ctx context.Context) (image.Image, error) {
+	c := s.cam
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case s.closed:
+		return nil, io.EOF
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case c.unplugged || s.lost:
+		return nil, fmt.Errorf("fake camera still: %w", hal.ErrNoSignal)
+	}
+	if s.bg == nil {
+		s.bg = background(s.enc.mbW, s.enc.mbH)
+	}
+	seq := c.seq
+	if s.delivered {
+		seq--
+	}
+	p := renderOn(s.bg, seq)
+	w, cw := s.enc.mbW*16, s.enc.mbW*8
+	img := &image.YCbCr{Y: p.y, Cb: p.cb, Cr: p.cr, YStride: w, CStride: cw,
+		SubsampleRatio: image.YCbCrSubsampleRatio420, Rect: image.Rect(0, 0, w, s.enc.mbH*16)}
+	return img.SubImage(image.Rect(0, 0, c.cfg.Width, c.cfg.Height)), nil
 }
