@@ -379,3 +379,100 @@ func TestWhyOnTheConsole(t *testing.T) {
 		}
 	})
 }
+
+// The event's type changed in Kaltura (a meeting, not a recording) before
+// its start: not recorded, and why says it is not a recording.
+func TestWhyNotARecording(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		w.cfg.Sync.RecordOnly = false // other types are listed only then
+		ev := w.lecture("SOC 150", 2*time.Hour, 3*time.Hour, nil)
+		w.start()
+		w.until(30 * time.Minute)
+		if _, err := w.store.UpdateEvent(w.pid, ev.ID, func(e *simsched.Event) { e.Type = simsched.TypeMeeting }); err != nil {
+			t.Fatal(err)
+		}
+		w.until(4 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "seen in the schedule", "not recorded: the event is not a recording")
+		if files, _ := filepath.Glob(filepath.Join(w.cfg.Recording.Dir, "*.mp4")); len(files) != 0 {
+			t.Errorf("a meeting was recorded: %v", files)
+		}
+	})
+}
+
+// Kaltura fails to convert the uploaded recording: the upload stops on an
+// upload fault, and why names it.
+func TestWhyUploadFault(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		w.sim.Faults().Add(kalturasim.Fault{Kind: kalturasim.FaultConversionError, Service: "media", Action: "addContent"})
+		ev := w.lecture("GEOG 101", 10*time.Minute, 40*time.Minute, nil)
+		w.start()
+		w.until(2 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "queued for upload", "upload stopped: the upload was refused", "ENTRY_CONVERSION_FAILED")
+	})
+}
+
+// The recordings folder is gone (a file stands in its place) at the start:
+// the recording cannot start, and why says so with the error.
+func TestWhyStartFailed(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		ev := w.lecture("ANTH 220", 30*time.Minute, 90*time.Minute, nil)
+		w.start()
+		w.until(10 * time.Minute)
+		replaceWithFile(t, w.cfg.Recording.Dir)
+		w.until(2 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "recording not started: the recording could not start", "not a directory")
+	})
+}
+
+// The upload queue's folder is gone (a file stands in its place) when the
+// lecture ends: the recording is closed but its lecture cannot be joined
+// and queued, and why says the box tries again; once the folder is back it
+// is queued and uploaded.
+func TestWhyFinishFailed(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		ev := w.lecture("PHIL 101", 10*time.Minute, 40*time.Minute, nil)
+		w.start()
+		w.until(20 * time.Minute)
+		queue := filepath.Join(w.cfg.Box.DataDir, "queue")
+		saved := queue + ".saved"
+		if err := os.Rename(queue, saved); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(queue, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w.until(time.Hour)
+		w.wantWhy(id(ev), "recording closed and saved", "the lecture's parts not joined: the recording could not be closed or queued; the box tries again", "not a directory")
+		if err := os.Remove(queue); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(saved, queue); err != nil {
+			t.Fatal(err)
+		}
+		w.until(3 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "queued for upload", "READY in Kaltura")
+	})
+}
+
+// replaceWithFile puts an empty file where the folder dir was.
+func replaceWithFile(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
