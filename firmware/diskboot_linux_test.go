@@ -71,8 +71,12 @@ func inMountNamespace(t *testing.T, mode string) {
 }
 
 func diskScenario(t *testing.T, mode, dir string) {
-	if mode == "midrecording" {
+	switch mode {
+	case "midrecording":
 		midRecordingScenario(t, dir)
+		return
+	case whyDiskFull, whyDiskReadOnly:
+		whyDiskScenario(t, mode, dir)
 		return
 	}
 	synctest.Test(t, func(t *testing.T) {

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"log/slog"
 	"net/http"
@@ -474,5 +477,102 @@ func replaceWithFile(t *testing.T, dir string) {
 	}
 	if err := os.WriteFile(dir, nil, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// reasonTests names, for every reason code, the full-flow test that makes
+// that failure happen and checks that why names it.
+var reasonTests = map[ledger.Reason]string{
+	ledger.NotInSchedule:      "TestWhyNotInSchedule",
+	ledger.Cancelled:          "TestWhyCancelled",
+	ledger.BlackedOut:         "TestWhyBlackedOut",
+	ledger.NotARecording:      "TestWhyNotARecording",
+	ledger.ClockUntrusted:     "TestWhyClockUntrusted",
+	ledger.NoSignal:           "TestWhyNoSignal",
+	ledger.DiskFull:           "TestWhyDiskFull",
+	ledger.DiskError:          "TestWhyDiskError",
+	ledger.Crashed:            "TestWhyCrashedAndRecovered",
+	ledger.CredentialsRefused: "TestWhyCredentialsRefused",
+	ledger.NoCategories:       "TestWhyTemplateWithoutCategories",
+	ledger.StoppedEarly:       "TestWhyStoppedEarly",
+	ledger.PreflightFailed:    "TestPreflightDiskRoom", // and the other TestPreflight*
+	ledger.UploadFault:        "TestWhyUploadFault",
+	ledger.StartFailed:        "TestWhyStartFailed",
+	ledger.FinishFailed:       "TestWhyFinishFailed",
+}
+
+// A new reason code without a full-flow test fails here: every constant of
+// type ledger.Reason is in ledger.Reasons, every reason there has words and
+// a test in reasonTests, and each test named there is a function of this
+// package's test sources.
+func TestEveryReasonHasAFullFlowTest(t *testing.T) {
+	fset := token.NewFileSet()
+	consts := map[ledger.Reason]bool{}
+	f, err := parser.ParseFile(fset, filepath.Join("ledger", "ledger.go"), nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			v := spec.(*ast.ValueSpec)
+			if typ, ok := v.Type.(*ast.Ident); !ok || typ.Name != "Reason" {
+				continue
+			}
+			for _, val := range v.Values {
+				if lit, ok := val.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					consts[ledger.Reason(strings.Trim(lit.Value, "`\""))] = true
+				}
+			}
+		}
+	}
+	if len(consts) == 0 {
+		t.Fatal("no Reason constants found in ledger/ledger.go")
+	}
+	listed := map[ledger.Reason]bool{}
+	for _, r := range ledger.Reasons {
+		listed[r] = true
+	}
+	for r := range consts {
+		if !listed[r] {
+			t.Errorf("reason %q is a constant but not in ledger.Reasons", r)
+		}
+	}
+
+	funcs := map[string]bool{}
+	files, err := filepath.Glob("*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Test") {
+				funcs[fn.Name.Name] = true
+			}
+		}
+	}
+	for _, r := range ledger.Reasons {
+		if _, ok := ledger.ReasonWords[r]; !ok {
+			t.Errorf("reason %q has no words in ledger.ReasonWords", r)
+		}
+		name, ok := reasonTests[r]
+		switch {
+		case !ok:
+			t.Errorf("reason %q has no full-flow test: add one that makes it happen and checks why names it, and list it in reasonTests", r)
+		case !funcs[name]:
+			t.Errorf("reason %q: its test %s is not a test function of this package", r, name)
+		}
+	}
+	for r := range reasonTests {
+		if !listed[r] {
+			t.Errorf("reasonTests lists %q, which is not in ledger.Reasons", r)
+		}
 	}
 }
