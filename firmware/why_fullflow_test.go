@@ -35,7 +35,8 @@ type whyWorld struct {
 	cam    *haltest.FakeCamera
 	clock  *haltest.FakeTimeSync
 	button *haltest.FakeButton
-	port   *haltest.FakeConsole // nil: no console
+	port   *haltest.FakeConsole    // nil: no console
+	mic    *haltest.FakeMicrophone // nil: no sound input
 	led    *haltest.FakeLED
 	screen *haltest.FakeDisplay
 	tr     *handlerTransport
@@ -86,6 +87,9 @@ func (w *whyWorld) start() {
 	dev := firmware.Devices{LED: w.led, Display: w.screen, Button: w.button, Capture: w.cam, TimeSync: w.clock}
 	if w.port != nil {
 		dev.Console = w.port
+	}
+	if w.mic != nil {
+		dev.Audio, dev.AudioCodec = w.mic, haltest.PCMCodec{Rate: 8000}
 	}
 	go func() {
 		w.done <- firmware.Run(ctx, w.cfg, dev, firmware.Options{Logger: w.log, HTTPClient: &http.Client{Transport: w.tr}, Seed: 11})
