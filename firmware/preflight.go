@@ -74,6 +74,9 @@ const preflightListen = 2 * time.Second
 var preflightChecks = []preflightCheck{
 	{"clock", "", func(_ context.Context, b *box, _ plan.Entry, _ time.Time) string {
 		if !b.trust.Trusted() {
+			if why := b.trust.why(); why != "" {
+				return "the clock is not trusted: " + why + ": check NTP"
+			}
 			return "the clock is not trusted: check the network and NTP"
 		}
 		return ""

@@ -580,3 +580,31 @@ func TestEveryReasonHasAFullFlowTest(t *testing.T) {
 		}
 	}
 }
+
+// The box's clock is synchronised but five minutes off Kaltura's (the Date
+// header of its replies): the clock is not trusted ("CLOCK OFF"), the
+// lecture does not start, and why says the clock with how far it is off.
+func TestWhyClockOffFromKaltura(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		ev := w.lecture("ECON 101", time.Hour, 2*time.Hour, nil)
+		w.start()
+		w.until(10 * time.Minute)
+		if got := w.screen.Lines(); strings.Contains(got[1], "CLOCK") {
+			t.Errorf("display %q with clocks that agree", got)
+		}
+		w.sim.AdvanceClock(5 * time.Minute)
+		w.until(30 * time.Minute) // a sync since
+		if got := w.screen.Lines(); got[1] != "! CLOCK OFF     " {
+			t.Errorf("display %q with the box's clock 5 minutes behind Kaltura's, want CLOCK OFF", got)
+		}
+		w.until(3 * time.Hour)
+		w.stop()
+		w.wantWhy(id(ev), "seen in the schedule", "pre-flight check failed: the clock is not trusted: the box's clock is 5m0s behind Kaltura's",
+			"not started: the clock was not trusted", "(the box's clock is 5m0s behind Kaltura's)")
+		if files, _ := filepath.Glob(filepath.Join(w.cfg.Recording.Dir, "*.mp4")); len(files) != 0 {
+			t.Errorf("recorded with a clock off Kaltura's: %v", files)
+		}
+	})
+}
