@@ -392,6 +392,7 @@ func (b *box) run(ctx context.Context) error {
 		{Name: "upload", Run: b.queue.Run},
 		{Name: "controller", Run: b.loop.Run},
 		{Name: "guard", Run: b.guard.Run},
+		{Name: "beacon", Run: b.runBeacon},
 	}
 	subs = append(subs, b.healthSubsystems()...)
 	if recoverPending {

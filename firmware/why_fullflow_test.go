@@ -608,3 +608,73 @@ func TestWhyClockOffFromKaltura(t *testing.T) {
 		}
 	})
 }
+
+// The box reports its state to Kaltura with beacons (beacon_beacon.add,
+// which the device role may call): at its start, on a change of state
+// (a recording starts, a fault) no more than once per 30 s, and every 5
+// minutes otherwise; the simulator keeps the device's state document.
+func TestBeaconReportsState(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		w.lecture("CHEM 101 Lecture", 20*time.Minute, 40*time.Minute, nil)
+		var seen []string // each beacon's updatedAt and phase, in order
+		var last int64
+		watch := func() {
+			t.Helper()
+			docs := w.sim.Beacons(w.pid)
+			if len(docs) != 1 {
+				t.Fatalf("%d beacon documents, want the device's one state document", len(docs))
+			}
+			d := docs[0]
+			if d.ObjectID != fmt.Sprint(w.room.ID) || d.RelatedObjectType != kalturasim.BeaconScheduleResource || d.EventType != "status" {
+				t.Errorf("beacon %+v, want a status beacon on the box's resource", d)
+			}
+			if d.UpdatedAt != last {
+				last = d.UpdatedAt
+				seen = append(seen, fmt.Sprintf("%v %s", time.Unix(d.UpdatedAt, 0).Sub(w.t0).Round(time.Second), d.PrivateData))
+			}
+		}
+		w.start()
+		for at := 10 * time.Second; at <= 45*time.Minute; at += 10 * time.Second {
+			w.until(at)
+			watch()
+		}
+		w.stop()
+		t.Logf("beacons:\n%s", strings.Join(seen, "\n"))
+		var recording, idle, gapOK = false, 0, true
+		for i, s := range seen {
+			at, _ := time.ParseDuration(strings.Fields(s)[0])
+			if i == 0 && at > 30*time.Second {
+				t.Errorf("the first beacon at %v, want at the box's start", at)
+			}
+			if i > 0 {
+				prev, _ := time.ParseDuration(strings.Fields(seen[i-1])[0])
+				if at-prev < 30*time.Second {
+					gapOK = false
+				}
+				if at-prev > 5*time.Minute+30*time.Second {
+					t.Errorf("a gap of %v between beacons, want at most 5 minutes", at-prev)
+				}
+			}
+			switch {
+			case strings.Contains(s, `"recordingPhase":"recording"`):
+				if !recording && (at < 20*time.Minute || at > 20*time.Minute+30*time.Second) {
+					t.Errorf("the recording's first beacon at %v, want within 30 s of its start at 20m", at)
+				}
+				recording = true
+			case recording:
+				idle++
+			}
+			if !strings.Contains(s, `"resourceName":"Room 204"`) {
+				t.Errorf("beacon %s does not name the box", s)
+			}
+		}
+		if !gapOK {
+			t.Error("two beacons less than 30 s apart")
+		}
+		if !recording || idle == 0 {
+			t.Errorf("beacons saw recording %v, then idle %d times; want both", recording, idle)
+		}
+	})
+}
