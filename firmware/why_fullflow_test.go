@@ -584,6 +584,7 @@ func TestEveryReasonHasAFullFlowTest(t *testing.T) {
 // The box's clock is synchronised but five minutes off Kaltura's (the Date
 // header of its replies): the clock is not trusted ("CLOCK OFF"), the
 // lecture does not start, and why says the clock with how far it is off.
+// A reply that agrees again restores the trust.
 func TestWhyClockOffFromKaltura(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
@@ -600,6 +601,13 @@ func TestWhyClockOffFromKaltura(t *testing.T) {
 			t.Errorf("display %q with the box's clock 5 minutes behind Kaltura's, want CLOCK OFF", got)
 		}
 		w.until(3 * time.Hour)
+		// Kaltura's clock back: the next reply (the beacon's, within 5
+		// minutes) restores the trust.
+		w.sim.AdvanceClock(-5 * time.Minute)
+		w.until(3*time.Hour + 6*time.Minute)
+		if got := w.screen.Lines(); strings.Contains(got[1], "CLOCK") {
+			t.Errorf("display %q once the clocks agree again", got)
+		}
 		w.stop()
 		w.wantWhy(id(ev), "seen in the schedule", "pre-flight check failed: the clock is not trusted: the box's clock is 5m0s behind Kaltura's",
 			"not started: the clock was not trusted", "(the box's clock is 5m0s behind Kaltura's)")
@@ -675,6 +683,26 @@ func TestBeaconReportsState(t *testing.T) {
 		}
 		if !recording || idle == 0 {
 			t.Errorf("beacons saw recording %v, then idle %d times; want both", recording, idle)
+		}
+	})
+}
+
+// A role that may not send beacons (SERVICE_FORBIDDEN) ends the beacon
+// after one try: no retry loop, and the box goes on.
+func TestBeaconForbidden(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		id := w.sim.Faults().Add(kalturasim.Fault{Kind: kalturasim.FaultAPIError, Service: "beacon_beacon", Action: "add", Always: true,
+			Code: "SERVICE_FORBIDDEN", Message: "The access to service [beacon_beacon->add] is forbidden"})
+		w.start()
+		w.until(time.Hour)
+		w.stop()
+		if n := w.sim.Faults().Fired(id); n != 1 {
+			t.Errorf("beacon_beacon.add tried %d times with the role forbidden, want once", n)
+		}
+		if docs := w.sim.Beacons(w.pid); len(docs) != 0 {
+			t.Errorf("beacons stored: %+v", docs)
 		}
 	})
 }
