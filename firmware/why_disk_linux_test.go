@@ -1,7 +1,6 @@
 package firmware_test
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -45,17 +44,7 @@ func whyDiskScenario(t *testing.T, mode, dir string) {
 				t.Skipf("mount tmpfs: %v", err)
 			}
 			defer syscall.Unmount(recs, syscall.MNT_DETACH)
-			f, err := os.Create(filepath.Join(recs, "filler"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for err == nil {
-				_, err = f.Write(make([]byte, 64<<10))
-			}
-			f.Close()
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling the disk: %v", err)
-			}
+			fillDisk(t, filepath.Join(recs, "filler"), 64<<10)
 		case whyDiskReadOnly:
 			if err := syscall.Mount(recs, recs, "", syscall.MS_BIND, ""); err != nil {
 				t.Skipf("bind mount: %v", err)
