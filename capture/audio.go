@@ -84,7 +84,7 @@ func newAudioPipe(enc hal.AudioEncoder, e hal.AudioEncoding, in hal.AudioFormat,
 	}
 	return &audioPipe{
 		enc: enc, codec: e.Codec, in: in, frame: n,
-		silence: 32768 * math.Pow(10, silenceDB/20),
+		silence: silenceRMS(silenceDB),
 	}, nil
 }
 
@@ -165,11 +165,7 @@ func (p *audioPipe) push(c hal.AudioChunk) ([]audioFrame, *Span, error) {
 
 // encode encodes the full packet in buf.
 func (p *audioPipe) encode() (audioFrame, error) {
-	var sum float64
-	for _, v := range p.buf {
-		sum += float64(v) * float64(v)
-	}
-	rms := math.Sqrt(sum / float64(len(p.buf)))
+	rms := pcmRMS(p.buf)
 	data, err := p.enc.Encode(p.buf)
 	if err != nil {
 		return audioFrame{}, fmt.Errorf("encode sound: %w", err)
@@ -443,4 +439,59 @@ func (r *Recorder) audioEncoding() *hal.AudioEncoding {
 	}
 	e := r.cfg.AudioCodec.Encoding()
 	return &e
+}
+
+// silenceRMS is the RMS of 16-bit PCM at level dBFS: sound below it is
+// silent.
+func silenceRMS(levelDB float64) float64 { return 32768 * math.Pow(10, levelDB/20) }
+
+// pcmRMS is the root mean square of PCM samples (0 for none).
+func pcmRMS(pcm []int16) float64 {
+	if len(pcm) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, v := range pcm {
+		sum += float64(v) * float64(v)
+	}
+	return math.Sqrt(sum / float64(len(pcm)))
+}
+
+// Listen opens the sound input for d and returns its level over that time
+// in dBFS (RMS; -Inf for digital silence), for a check before a recording
+// (the box's pre-flight): the recorder must not hold the input open, as
+// only one stream is open at a time. A missing input is an error wrapping
+// hal.ErrNoSignal.
+func Listen(ctx context.Context, src hal.AudioSource, d time.Duration) (float64, error) {
+	st, err := src.Open(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("listen: %w", err)
+	}
+	defer st.Close()
+	f := st.Format()
+	want := int64(d.Seconds() * float64(f.Rate) * float64(f.Channels)) // samples
+	var sum float64
+	var n int64
+	for n < want || n == 0 {
+		c, err := st.Read(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("listen: %w", err)
+		}
+		rms := pcmRMS(c.PCM)
+		sum += rms * rms * float64(len(c.PCM))
+		n += int64(len(c.PCM))
+	}
+	if n == 0 || sum == 0 {
+		return math.Inf(-1), nil
+	}
+	return 20 * math.Log10(math.Sqrt(sum/float64(n))/32768), nil
+}
+
+// Silent reports whether a level in dBFS is below the silence level
+// levelDB (DefaultSilenceLevel when 0), the recorder's own rule.
+func Silent(level, levelDB float64) bool {
+	if levelDB == 0 {
+		levelDB = DefaultSilenceLevel
+	}
+	return level < levelDB
 }

@@ -1,6 +1,7 @@
 package capture_test
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/capturebox/capturebox/capture"
 	"github.com/capturebox/capturebox/capture/capturetest"
+	"github.com/capturebox/capturebox/hal"
 	"github.com/capturebox/capturebox/hal/haltest"
 )
 
@@ -250,4 +252,36 @@ func TestRecoverKeepsSound(t *testing.T) {
 	}
 	pcm := capturetest.DecodeAudio(t, res.Path)
 	checkTone(t, "recovered sound", pcm, 0, len(pcm), mic.ToneRMS())
+}
+
+// Listen measures the sound input's level over a time: the tone's, -Inf
+// when muted (below the silence level), and an unplugged input is
+// hal.ErrNoSignal.
+func TestListen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mic := haltest.NewFakeMicrophone(haltest.MicConfig{Rate: 8000, Channels: 1})
+		t0 := time.Now()
+		level, err := capture.Listen(t.Context(), mic, 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 20 * math.Log10(mic.ToneRMS()/32768)
+		if math.Abs(level-want) > 0.1 || capture.Silent(level, 0) {
+			t.Errorf("tone level %.2f dBFS, want %.2f, not silent", level, want)
+		}
+		if took := time.Since(t0); took < 2*time.Second || took > 2100*time.Millisecond {
+			t.Errorf("listened %v, want 2s", took)
+		}
+		if mic.IsOpen() {
+			t.Error("the input is left open")
+		}
+		mic.Mute()
+		if level, err = capture.Listen(t.Context(), mic, 2*time.Second); err != nil || !capture.Silent(level, 0) {
+			t.Errorf("muted: level %v, %v; want silent", level, err)
+		}
+		mic.Unplug()
+		if _, err = capture.Listen(t.Context(), mic, 2*time.Second); !errors.Is(err, hal.ErrNoSignal) {
+			t.Errorf("unplugged: %v, want ErrNoSignal", err)
+		}
+	})
 }

@@ -464,6 +464,14 @@ func (r *Recorder) cool() {
 	}
 }
 
+// Capturing reports whether the recorder holds the capture input (and the
+// sound input) open: a recording runs or a warm-up holds it.
+func (r *Recorder) Capturing() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cancel != nil
+}
+
 // Recordings returns the status of the running recordings.
 func (r *Recorder) Recordings() []Status {
 	r.mu.Lock()

@@ -27,7 +27,7 @@ func TestWarmUpStartsAtTheFirstFrame(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Second)
-		if !cam.IsOpen() {
+		if !cam.IsOpen() || !r.Capturing() {
 			t.Fatal("the input is not open a second into the warm-up")
 		}
 		time.Sleep(start.Sub(time.Now()))
@@ -87,7 +87,7 @@ func TestWarmUpWithoutRecording(t *testing.T) {
 		}
 		time.Sleep(2 * time.Second)
 		synctest.Wait()
-		if cam.IsOpen() {
+		if cam.IsOpen() || r.Capturing() {
 			t.Fatal("the input is open after the warm-up passed")
 		}
 		if err := r.Warm(time.Now().Add(time.Hour)); err != nil {

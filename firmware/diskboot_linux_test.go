@@ -71,8 +71,12 @@ func inMountNamespace(t *testing.T, mode string) {
 }
 
 func diskScenario(t *testing.T, mode, dir string) {
-	if mode == "midrecording" {
+	switch mode {
+	case "midrecording":
 		midRecordingScenario(t, dir)
+		return
+	case whyDiskFull, whyDiskReadOnly:
+		whyDiskScenario(t, mode, dir)
 		return
 	}
 	synctest.Test(t, func(t *testing.T) {
@@ -134,17 +138,7 @@ func diskScenario(t *testing.T, mode, dir string) {
 		case "full":
 			want = "DISK FULL"
 			filler := filepath.Join(data, "filler")
-			f, err := os.Create(filler)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for err == nil {
-				_, err = f.Write(make([]byte, 64<<10))
-			}
-			f.Close()
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling the disk: %v", err)
-			}
+			fillDisk(t, filler, 64<<10)
 			heal = func() {
 				if err := os.Remove(filler); err != nil {
 					t.Fatal(err)
@@ -238,17 +232,7 @@ func midRecordingScenario(t *testing.T, dir string) {
 			t.Fatalf("LED %v, want on while recording", led.Pattern())
 		}
 		filler := filepath.Join(data, "filler")
-		f, err := os.Create(filler)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for err == nil {
-			_, err = f.Write(make([]byte, 4<<10))
-		}
-		f.Close()
-		if !errors.Is(err, syscall.ENOSPC) {
-			t.Fatalf("filling the disk: %v", err)
-		}
+		fillDisk(t, filler, 4<<10)
 		full := time.Now()
 		time.Sleep(3 * time.Second)
 
@@ -309,4 +293,21 @@ func midRecordingScenario(t *testing.T, dir string) {
 		}
 		con.Close() // ends the console's reader
 	})
+}
+
+// fillDisk writes the file filler in chunks of chunk bytes until its disk
+// is full (ENOSPC).
+func fillDisk(t *testing.T, filler string, chunk int) {
+	t.Helper()
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = f.Write(make([]byte, chunk))
+	}
+	f.Close()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling the disk: %v", err)
+	}
 }

@@ -274,7 +274,7 @@ func (bl *boxLedger) checkStarts(now time.Time) {
 		r.Time = now
 		switch {
 		case !bl.b.trust.Trusted():
-			r.Step, r.Reason = ledger.StepClock, ledger.ClockUntrusted
+			r.Step, r.Reason, r.Detail = ledger.StepClock, ledger.ClockUntrusted, bl.b.trust.why()
 		default:
 			r.Reason, r.Detail = bl.faultReason()
 			if r.Reason == "" {

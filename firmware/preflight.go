@@ -2,11 +2,14 @@ package firmware
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/capturebox/capturebox/capture"
 	"github.com/capturebox/capturebox/firmware/ledger"
+	"github.com/capturebox/capturebox/hal"
 	"github.com/capturebox/capturebox/sync/plan"
 )
 
@@ -15,8 +18,9 @@ import (
 // trusted, the disk has room for the projected recording (the disk
 // guard's Room), the Kaltura session is valid, the schedule is fresh, and
 // the capture input had a signal when last seen (the capture is closed
-// while idle: an input unplugged since is found at the start). A failure
-// is a "preflight" fault, so the pre-start slow blink becomes the fault
+// while idle: an input unplugged since is found at the start), and the
+// sound input is not silent (preflightListen of it, below the recorder's
+// silence level: "NO SOUND"). A failure is a "preflight" fault, so the pre-start slow blink becomes the fault
 // blink and the display and console say what to fix while there is time;
 // it clears once the checks pass or the event starts. Each outcome is in
 // the ledger.
@@ -58,17 +62,26 @@ func (b *box) staleAfter() time.Duration {
 // preflightCheck is one check: it returns what to fix, or "".
 type preflightCheck struct {
 	name string
-	run  func(ctx context.Context, b *box, e plan.Entry, now time.Time) string
+	// fault heads the fault's text when this check fails first; ""
+	// is "PREFLIGHT".
+	fault string
+	run   func(ctx context.Context, b *box, e plan.Entry, now time.Time) string
 }
 
+// preflightListen is how long the pre-flight listens to the sound input.
+const preflightListen = 2 * time.Second
+
 var preflightChecks = []preflightCheck{
-	{"clock", func(_ context.Context, b *box, _ plan.Entry, _ time.Time) string {
+	{"clock", "", func(_ context.Context, b *box, _ plan.Entry, _ time.Time) string {
 		if !b.trust.Trusted() {
+			if why := b.trust.why(); why != "" {
+				return "the clock is not trusted: " + why + ": check NTP"
+			}
 			return "the clock is not trusted: check the network and NTP"
 		}
 		return ""
 	}},
-	{"disk", func(_ context.Context, b *box, e plan.Entry, _ time.Time) string {
+	{"disk", "", func(_ context.Context, b *box, e plan.Entry, _ time.Time) string {
 		d := e.End.Sub(e.Start) + b.cfg.Recording.PrePadding + b.cfg.Recording.PostPadding
 		ok, short, err := b.guard.Room(d)
 		switch {
@@ -79,7 +92,7 @@ var preflightChecks = []preflightCheck{
 		}
 		return ""
 	}},
-	{"session", func(ctx context.Context, b *box, _ plan.Entry, _ time.Time) string {
+	{"session", "", func(ctx context.Context, b *box, _ plan.Entry, _ time.Time) string {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		if _, err := b.session.KS(ctx); err != nil {
@@ -90,19 +103,44 @@ var preflightChecks = []preflightCheck{
 		}
 		return ""
 	}},
-	{"schedule", func(_ context.Context, b *box, _ plan.Entry, now time.Time) string {
+	{"schedule", "", func(_ context.Context, b *box, _ plan.Entry, now time.Time) string {
 		last := b.lastGoodSync()
 		if last.IsZero() || now.Sub(last) > b.staleAfter() {
 			return "the schedule is not fresh: last good sync " + b.when(last) + "; check the network and Kaltura"
 		}
 		return ""
 	}},
-	{"signal", func(_ context.Context, b *box, _ plan.Entry, _ time.Time) string {
+	{"signal", "", func(_ context.Context, b *box, _ plan.Entry, _ time.Time) string {
 		if h := b.recorder.Health(); !h.Signal {
 			return "no signal from the capture input: check the HDMI cable and the source"
 		}
 		return ""
 	}},
+	{"sound", "NO SOUND", soundCheck},
+}
+
+// soundCheck listens to the sound input for preflightListen. It is not
+// run without a sound input, while the recorder holds the input (a
+// recording or a warm-up: only one stream is open at a time; the
+// recording notes its own silences), nor so close to the start that the
+// warm-up or the recording would find the input busy.
+func soundCheck(ctx context.Context, b *box, e plan.Entry, now time.Time) string {
+	start := e.Start.Add(-b.cfg.Recording.PrePadding)
+	if b.dev.Audio == nil || b.recorder.Capturing() || start.Sub(now) <= b.warm.lead+preflightListen+time.Second {
+		return ""
+	}
+	level, err := capture.Listen(ctx, b.dev.Audio, preflightListen)
+	switch {
+	case ctx.Err() != nil:
+		return "" // the box is stopping
+	case errors.Is(err, hal.ErrNoSignal):
+		return "no sound input: check the microphone and its cable"
+	case err != nil:
+		return "the sound input cannot be read: " + err.Error()
+	case capture.Silent(level, 0):
+		return fmt.Sprintf("the sound input is silent (below %g dBFS for %s): check the microphone, its cable and its mute switch", capture.DefaultSilenceLevel, preflightListen)
+	}
+	return ""
 }
 
 // preflight runs the checks for the events whose padded start is within
@@ -125,13 +163,17 @@ func (bl *boxLedger) preflight(ctx context.Context, now time.Time) {
 			if p := c.run(ctx, b, e, now); p != "" {
 				problems = append(problems, p)
 				names = append(names, c.name)
+				head := c.fault
+				if head == "" {
+					head = "PREFLIGHT"
+				}
+				failed = append(failed, head+" "+p)
 			}
 		}
 		r := occRecord(e.Occurrence, ledger.StepPreflight)
 		r.Time = now
 		if len(problems) > 0 {
 			r.Reason, r.Detail = ledger.PreflightFailed, strings.Join(problems, "; ")
-			failed = append(failed, problems...)
 			b.log.Error("pre-flight check failed", "event", e.Key, "title", e.Title, "start", start, "fix", r.Detail)
 		}
 		bl.mu.Lock()
@@ -145,7 +187,7 @@ func (bl *boxLedger) preflight(ctx context.Context, now time.Time) {
 		}
 	}
 	if len(failed) > 0 {
-		b.faults.set("preflight", "PREFLIGHT "+failed[0])
+		b.faults.set("preflight", failed[0])
 	} else {
 		b.faults.clear("preflight")
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/capturebox/capturebox/firmware/config"
 	"github.com/capturebox/capturebox/hal"
+	"github.com/capturebox/capturebox/hal/haltest"
 	"github.com/capturebox/capturebox/tools/kalturasim"
 )
 
@@ -22,7 +23,7 @@ func (w *whyWorld) preflightFault(eventID string, want string) {
 	}
 	// The display shows the first fault by source: a clock fault of its
 	// own comes before the pre-flight's.
-	if got := w.screen.Lines(); !strings.HasPrefix(got[1], "! PREFLIGHT") && !strings.HasPrefix(got[1], "! CLOCK") {
+	if got := w.screen.Lines(); !strings.HasPrefix(got[1], "! PREFLIGHT") && !strings.HasPrefix(got[1], "! CLOCK") && !strings.HasPrefix(got[1], "! NO SOUND") {
 		w.t.Errorf("display %q five minutes before the start: no pre-flight fault", got)
 	}
 	w.stop()
@@ -104,12 +105,33 @@ func TestPreflightSignal(t *testing.T) {
 	})
 }
 
+// A silent sound input (a muted microphone) is a "NO SOUND" fault before
+// the start: the pre-flight listens for 2 s at recording.preflight before
+// it, and the fault stays until the start.
+func TestPreflightSilent(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		w := newWhyWorld(t, dir)
+		w.mic = haltest.NewFakeMicrophone(haltest.MicConfig{Rate: 8000, Channels: 1})
+		w.mic.Mute()
+		ev := w.lecture("ECON 101", time.Hour, 2*time.Hour, nil)
+		w.start()
+		w.until(50*time.Minute + 5*time.Second) // the pre-flight's first look, and its 2 s of listening
+		if got := w.screen.Lines(); !strings.HasPrefix(got[1], "! NO SOUND") {
+			t.Errorf("display %q ten minutes before the start of a lecture with a muted microphone, want NO SOUND", got)
+		}
+		w.preflightFault(id(ev), "the sound input is silent (below -50 dBFS for 2s)")
+	})
+}
+
 // A pre-flight that passes is in the ledger, and shows no fault: the
-// pre-start slow blink stays.
+// pre-start slow blink stays. The sound input plays a tone: its
+// pre-flight passes, and the recording starts with its sound.
 func TestPreflightPasses(t *testing.T) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		w := newWhyWorld(t, dir)
+		w.mic = haltest.NewFakeMicrophone(haltest.MicConfig{Rate: 8000, Channels: 1})
 		ev := w.lecture("ECON 101", time.Hour, 2*time.Hour, nil)
 		w.start()
 		w.until(59*time.Minute + 30*time.Second)

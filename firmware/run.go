@@ -142,13 +142,13 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		seed = time.Now().UnixNano()
 	}
 
-	client, session, err := NewSession(cfg, opts.HTTPClient, log)
+	b.trust = &clockGate{sync: dev.TimeSync, log: log, faults: b.faults}
+	client, session, err := newSession(cfg, opts.HTTPClient, log, b.trust.serverTime)
 	if err != nil {
 		return nil, err
 	}
 	b.session = session
 
-	b.trust = &clockGate{sync: dev.TimeSync, log: log}
 	b.openLedger()
 	b.metrics = newMetrics(b)
 	b.auth = newStatusAuth(cfg.Box.StatusPassword, time.Now)
@@ -264,6 +264,12 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 // client that verifies TLS certificates against the system roots, plus
 // kaltura.ca_file when set, is used.
 func NewSession(cfg *config.Config, httpClient *http.Client, log *slog.Logger) (*kaltura.Client, *kaltura.Session, error) {
+	return newSession(cfg, httpClient, log, nil)
+}
+
+// newSession is NewSession whose client reports the Date of each reply
+// to onServerTime (the box's clock cross-check; nil: not reported).
+func newSession(cfg *config.Config, httpClient *http.Client, log *slog.Logger, onServerTime func(time.Time)) (*kaltura.Client, *kaltura.Session, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -289,6 +295,7 @@ func NewSession(cfg *config.Config, httpClient *http.Client, log *slog.Logger) (
 		ClientTag:         "capturebox:" + Version,
 		Timeout:           cfg.Kaltura.RequestTimeout,
 		Logger:            log.With("subsystem", "kaltura"),
+		OnServerTime:      onServerTime,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("firmware: kaltura client: %w", err)
@@ -390,6 +397,7 @@ func (b *box) run(ctx context.Context) error {
 		{Name: "controller", Run: b.loop.Run},
 		{Name: "guard", Run: b.guard.Run},
 		{Name: "warmup", Run: b.warm.run(b)},
+		{Name: "beacon", Run: b.runBeacon},
 	}
 	subs = append(subs, b.healthSubsystems()...)
 	if recoverPending {

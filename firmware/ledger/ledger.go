@@ -82,6 +82,14 @@ const (
 	FinishFailed       Reason = "finish_failed"
 )
 
+// Reasons lists every reason code, so that a test can hold each one to a
+// full-flow test that makes it happen (firmware's
+// TestEveryReasonHasAFullFlowTest) and to its words (ReasonWords).
+var Reasons = []Reason{
+	NotInSchedule, Cancelled, BlackedOut, NotARecording, ClockUntrusted, NoSignal, DiskFull, DiskError,
+	Crashed, CredentialsRefused, NoCategories, StoppedEarly, PreflightFailed, UploadFault, StartFailed, FinishFailed,
+}
+
 // Record is one line of the ledger. Event, Ref, Title and Start describe
 // the occurrence (Event is the box's occurrence key; "" for a recording
 // the ledger does not know); Rec is the recording, when there is one.

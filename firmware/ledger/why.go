@@ -54,7 +54,7 @@ var ReasonWords = map[Reason]string{
 	Cancelled:          "the event was cancelled in Kaltura",
 	BlackedOut:         "a blackout in Kaltura covered the event",
 	NotARecording:      "the event is not a recording (its type in Kaltura)",
-	ClockUntrusted:     "the clock was not trusted (no time from the network): check the network and NTP",
+	ClockUntrusted:     "the clock was not trusted (no time from the network, or off from Kaltura's): check the network and NTP",
 	NoSignal:           "no signal from the capture input: check the HDMI cable and the source",
 	DiskFull:           "the disk was full: free space or check upload.min_free_space",
 	DiskError:          "the disk could not be written: check the SD card",

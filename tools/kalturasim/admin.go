@@ -16,6 +16,7 @@ func (s *Server) registerBuiltins() {
 	s.registerSessionServices()
 	s.registerUploadServices()
 	s.registerMediaServices()
+	s.registerBeaconServices()
 }
 
 // adminMounts are extra admin handlers under /admin/<name>/ (the schedule

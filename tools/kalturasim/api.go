@@ -15,7 +15,12 @@ import (
 
 // ServeHTTP answers /api_v3/... (the API) and /admin/... (test controls,
 // loopback clients only).
+//
+// Every reply carries a Date header of the simulator's time (Now), as the
+// real server's web server sends its own: a box cross-checks its clock
+// against it, so a simulator clock set off (AdvanceClock) is seen.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Date", s.Now().UTC().Format(http.TimeFormat))
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/api_v3"):
 		s.serveAPI(w, r)

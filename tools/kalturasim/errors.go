@@ -39,6 +39,7 @@ const (
 	CodeUserWrongPassword          = "USER_WRONG_PASSWORD"
 	CodeInvalidEnumValue           = "INVALID_ENUM_VALUE"
 	CodePropertyCannotBeNull       = "PROPERTY_VALIDATION_CANNOT_BE_NULL"
+	CodePropertyNotUpdatable       = "PROPERTY_VALIDATION_NOT_UPDATABLE"
 	CodeInvalidObjectID            = "INVALID_OBJECT_ID"
 )
 
@@ -183,4 +184,8 @@ func errInvalidWidget(id string) *kapi.Exception {
 
 func errCannotBeNull(prop string) *kapi.Exception {
 	return kapi.Errorf(CodePropertyCannotBeNull, `The property "`+prop+`" cannot be null`, "PROP_NAME", prop)
+}
+
+func errNotUpdatable(prop string) *kapi.Exception {
+	return kapi.Errorf(CodePropertyNotUpdatable, `The property "`+prop+`" cannot be updated`, "PROP_NAME", prop)
 }

@@ -106,6 +106,7 @@ type Server struct {
 	invalid      map[string]time.Time // invalidated session keys → until
 	expiredKS    map[string]bool      // KS strings expired by a fault
 	uploadTokens map[string]*uploadToken
+	beacons      beaconStore
 	entries      map[string]*entry
 	entryOrder   []string
 

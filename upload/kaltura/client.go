@@ -72,6 +72,11 @@ type Options struct {
 	Logger           *slog.Logger
 	// Clock is used only to measure call durations for debug logs.
 	Clock func() time.Time
+	// OnServerTime, when set, is called with the Date header of each
+	// reply (the server's clock, to the second), so that the caller can
+	// cross-check its own clock. A reply without a valid Date is not
+	// reported.
+	OnServerTime func(time.Time)
 }
 
 // Client makes Kaltura API calls. It is safe for concurrent use. It holds
@@ -340,6 +345,11 @@ func (c *Client) send(req *http.Request, service, action string, max int64) ([]b
 		return nil, nil, fmt.Errorf("kaltura: %s: %w", callName(service, action), err)
 	}
 	defer resp.Body.Close()
+	if c.opts.OnServerTime != nil {
+		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+			c.opts.OnServerTime(d)
+		}
+	}
 	var r io.Reader = resp.Body
 	if strings.EqualFold(resp.Header.Get("Content-Encoding"), "gzip") && !resp.Uncompressed {
 		zr, err := gzip.NewReader(bufio.NewReader(resp.Body))
