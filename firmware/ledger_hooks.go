@@ -440,7 +440,7 @@ func (r ledgerRecorder) Finish(ctx context.Context, rec controller.Rec, d contro
 		x.Detail = clock(sc.Duration) + " recorded"
 	}
 	if strings.HasPrefix(why, "button: stopped early") {
-		x.Detail = strings.TrimPrefix(x.Detail+", stopped early with the button", ", ")
+		x.Reason = ledger.StoppedEarly // closed and saved, before the event's end
 	}
 	bl.add(x)
 	switch d {
