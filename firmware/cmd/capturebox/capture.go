@@ -81,6 +81,7 @@ func captureTestFlags(fs *flag.FlagSet, e env) func(context.Context) error {
 		format:  fs.String("format", "", "pixel `format`: "+strings.Join(board.VideoFormats, ", ")+" (default: the first the device has)"),
 		bitrate: fs.Int("bitrate", 4_000_000, "H.264 `bitrate`, bit/s"),
 		dir:     fs.String("dir", "", "recordings `folder` to record in (default: a new folder beside FILE, removed after)"),
+		id:      fs.String("id", "capture-test", "recording `id` in the recordings folder (with -dir, one id per run)"),
 	}
 	return func(ctx context.Context) error { return captureTest(ctx, fs, o, e.stdout, e.stderr) }
 }
@@ -88,7 +89,7 @@ func captureTestFlags(fs *flag.FlagSet, e env) func(context.Context) error {
 type captureTestOptions struct {
 	seconds             *float64
 	device, size        *string
-	format, dir         *string
+	format, dir, id     *string
 	input, fps, bitrate *int
 }
 
@@ -135,7 +136,10 @@ func captureTest(ctx context.Context, fs *flag.FlagSet, o captureTestOptions, st
 	if err != nil {
 		return err
 	}
-	id := "capture-test"
+	id := *o.id
+	if !capture.ValidID(id) {
+		return usageError{fmt.Sprintf("capture test: -id %q cannot name a file", id)}
+	}
 	if _, err := rec.Start(id, capture.Meta{Title: "capture test"}); err != nil {
 		return err
 	}
