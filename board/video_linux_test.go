@@ -89,7 +89,7 @@ func (s *synthSource) Open(ctx context.Context) (hal.Stream, error) {
 	}
 	r := newYUYVReader(s.w, s.h)
 	p := prop.Media{Video: prop.Video{Width: s.w, Height: s.h, FrameRate: float32(s.fps), FrameFormat: frame.FormatYUYV}}
-	st, err := startVideoStream(r, p, cfg, "synthetic", r.stop, nil, s.build)
+	st, err := startVideoStream(r, p, cfg, "synthetic", r.stop, nil, nil, s.build)
 	if err != nil {
 		return nil, err
 	}

@@ -127,7 +127,13 @@ func captureTest(ctx context.Context, fs *flag.FlagSet, o captureTestOptions, st
 		Dir: recDir, Source: lim, Logger: log,
 		OnHealth: func(h capture.Health) {
 			if h.Signal {
-				fmt.Fprintf(stderr, "capture: signal at %s\n", h.Since.Format(time.RFC3339Nano))
+				// The input's format, read when the stream opened (an
+				// HDMI input that changed resolution comes back in it).
+				in := ""
+				if i := src.Input(); i != "" {
+					in = " input " + i
+				}
+				fmt.Fprintf(stderr, "capture: signal at %s%s\n", h.Since.Format(time.RFC3339Nano), in)
 			} else {
 				fmt.Fprintf(stderr, "capture: FAULT no signal at %s: %v\n", h.Since.Format(time.RFC3339Nano), h.Err)
 			}
