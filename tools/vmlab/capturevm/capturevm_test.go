@@ -268,12 +268,11 @@ func decodes(t *testing.T, file string) {
 }
 
 // TestRecordHDMI records from vivid's HDMI input in the arm64 guest
-// (Debian's arm64 kernel). The armv7 binary boots in the armmp guest but
-// printed nothing within 3 minutes (not yet understood), so armhf is not
-// in the list.
+// (Debian's arm64 kernel) and the armhf guest (the armmp kernel, the
+// armv7 binary).
 func TestRecordHDMI(t *testing.T) {
 	const seconds, fps = 3, 15
-	for _, arch := range []string{"arm64"} {
+	for _, arch := range []string{"arm64", "armhf"} {
 		t.Run(arch, func(t *testing.T) {
 			file, console := recordIn(t, arch, seconds, "320x180", fps, "")
 			if !bytes.Contains([]byte(console), []byte("HDMI")) {
