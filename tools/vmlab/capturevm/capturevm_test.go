@@ -333,9 +333,10 @@ func logTime(t *testing.T, console, prefix string) time.Time {
 	return time.Time{}
 }
 
-// TestSignalLoss switches vivid's HDMI input to "no signal" mid-recording
-// and back: the fault is reported within 2 s, the recording resumes, and
-// the file decodes across the gap.
+// TestSignalLoss switches vivid's HDMI input to "no signal" 3 s after the
+// first frame (the guest waits for it: a loaded host starts the recording
+// late) and back 2 s later: the fault is reported within 2 s, the
+// recording resumes, and the file decodes across the gap.
 func TestSignalLoss(t *testing.T) {
 	const seconds, fps = 8, 15
 	l := vmlab.Require(t, "arm64")
@@ -345,6 +346,7 @@ func TestSignalLoss(t *testing.T) {
 	script := fmt.Sprintf(`set -e
 /capturebox capture test -seconds %d -size 320x180 -fps %d /tmp/rec.mp4 >/tmp/rec.out 2>/tmp/rec.log &
 pid=$!
+i=0; until grep -q '^capture: signal at' /tmp/rec.log; do i=$((i+1)); [ $i -lt 600 ] || { cat /tmp/rec.log; exit 1; }; usleep 100000; done
 sleep 3
 /v4l2ctl /dev/video0 "DV Timings Signal Mode" 1 | sed 's/.* at /LOST /' 
 sleep 2

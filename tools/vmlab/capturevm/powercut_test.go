@@ -237,6 +237,10 @@ func TestPowerCut(t *testing.T) {
 		if queued[id] != 1 {
 			t.Errorf("cut %d: %s is in the upload queue %d times, want exactly once", c.n, id, queued[id])
 		}
+		// The boot after the cut: the queue held one item per recording.
+		if want := fmt.Sprintf("RECOVERED %d items=%d", c.n, c.n+1); c.recovery != want {
+			t.Errorf("cut %d: the next boot said %q, want %q", c.n, c.recovery, want)
+		}
 		delete(queued, id)
 	}
 	for id, k := range queued {
@@ -330,6 +334,9 @@ func boot(t *testing.T, l *vmlab.Lab, cfg vmlab.Config, n int, c *cut) string {
 	}()
 	var console strings.Builder
 	var recovered string
+	// recording: the recorder said it started; recStart: the guest's
+	// clock on the first clock line after that.
+	var recording bool
 	var recStart time.Time
 	fail := func(format string, a ...any) {
 		t.Helper()
@@ -365,16 +372,14 @@ func boot(t *testing.T, l *vmlab.Lab, cfg vmlab.Config, n int, c *cut) string {
 		case strings.HasPrefix(line, "vmlab: exit ") && (c != nil || line != "vmlab: exit 0"):
 			fail("the guest script ended")
 		case c != nil && strings.HasPrefix(line, "capture: recording "):
-			recStart = time.Time{} // the next clock line
-			c.boot = time.Since(start)
-			recStart = time.Unix(0, 1) // marks: recording, clock pending
-		case c != nil && strings.HasPrefix(line, "CLOCK ") && !recStart.IsZero():
+			recording, c.boot = true, time.Since(start)
+		case c != nil && recording && strings.HasPrefix(line, "CLOCK "):
 			f, err := strconv.ParseFloat(strings.TrimPrefix(line, "CLOCK "), 64)
 			if err != nil {
 				continue
 			}
 			at := time.Unix(0, int64(f*1e9))
-			if recStart.Unix() == 0 {
+			if recStart.IsZero() {
 				recStart = at
 				continue
 			}

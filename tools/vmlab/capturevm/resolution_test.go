@@ -12,8 +12,8 @@ import (
 	"github.com/capturebox/capturebox/tools/vmlab"
 )
 
-// TestResolutionChange switches vivid's HDMI input to other timings
-// mid-recording ("DV Timings" 0, the first of the kernel's presets, 640x480p,
+// TestResolutionChange switches vivid's HDMI input to other timings 3 s
+// after the first frame ("DV Timings" 0, the first of the kernel's presets, 640x480p,
 // then "DV Timings Signal Mode" 4, Selected DV Timings; vivid starts at
 // 1280x720p): the change is a fault within 2 s, the recording resumes with
 // the receiver set to the new timings, and the file decodes across the
@@ -28,6 +28,7 @@ func TestResolutionChange(t *testing.T) {
 	script := fmt.Sprintf(`set -e
 /capturebox capture test -seconds %d -size 320x180 -fps %d /tmp/rec.mp4 >/tmp/rec.out 2>/tmp/rec.log &
 pid=$!
+i=0; until grep -q '^capture: signal at' /tmp/rec.log; do i=$((i+1)); [ $i -lt 600 ] || { cat /tmp/rec.log; exit 1; }; usleep 100000; done
 sleep 3
 /v4l2ctl /dev/video0 "DV Timings" 0 >/dev/null
 /v4l2ctl /dev/video0 "DV Timings Signal Mode" 4 | sed 's/.* at /CHANGED /'
