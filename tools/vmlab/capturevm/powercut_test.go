@@ -102,12 +102,17 @@ sync
 /data/bin/capturebox capture test -dir /data/recordings -id rec-$n -seconds 86400 -size 320x180 -fps 15 /tmp/unused.mp4 2>&1
 `
 
-// cut is what the host knows of one power cut.
+// cut is what the host knows of one power cut. The instant of the cut on
+// the guest's clock is at least at+latency: the host kills qemu as soon
+// as it has read the clock line at. Clock lines the guest had printed but
+// the host had not read yet (found in the console after the kill) move
+// the instant later: then the guest was that far at least.
 type cut struct {
 	n        int
-	delay    time.Duration // asked, from the recording's start
-	at       time.Time     // the guest's clock at the cut
-	latency  time.Duration // host: from reading that clock line to SIGKILL
+	delay    time.Duration // asked, from the recording's start; then as cut
+	at       time.Time     // the guest's clock at the cut, as above
+	latency  time.Duration // host: from reading the clock line to SIGKILL
+	unread   int           // clock lines printed before the cut, read after it
 	boot     time.Duration // host: qemu start to the recording's start
 	recovery string        // the next boot's RECOVERED line
 }
@@ -224,10 +229,10 @@ func TestPowerCut(t *testing.T) {
 		p := probe(t, file)
 		decodes(t, file)
 		end := sc.MediaStart.Add(time.Duration(p.Duration * float64(time.Second)))
-		gap := c.at.Add(c.latency).Sub(end)
+		gap := c.at.Sub(end)
 		before = append(before, gap.Seconds())
-		t.Logf("cut %2d at %.2f s of recording (boot to record %.1f s, kill latency %v): %d frames, %.3f s playable, ends %.3f s before the cut (sidecar end %.3f s before); queued %d; %s",
-			c.n, c.delay.Seconds(), c.boot.Seconds(), c.latency.Round(time.Microsecond), p.Frames, p.Duration, gap.Seconds(), c.at.Sub(sc.MediaEnd).Seconds(), queued[id], c.recovery)
+		t.Logf("cut %2d at %.2f s of recording (boot to record %.1f s, kill latency %v, %d clock lines unread): %d frames, %.3f s playable, ends %.3f s before the cut (sidecar end %.3f s before); queued %d; %s",
+			c.n, c.delay.Seconds(), c.boot.Seconds(), c.latency.Round(time.Microsecond), c.unread, p.Frames, p.Duration, gap.Seconds(), c.at.Sub(sc.MediaEnd).Seconds(), queued[id], c.recovery)
 		if gap > time.Second || gap < -100*time.Millisecond {
 			t.Errorf("cut %d: the file ends %.3f s before the cut, want within 0..1 s", c.n, gap.Seconds())
 		}
@@ -391,11 +396,19 @@ func boot(t *testing.T, l *vmlab.Lab, cfg vmlab.Config, n int, c *cut) string {
 				fail("%v", err)
 			}
 			c.latency = time.Since(read)
-			c.at = at
-			c.delay = at.Sub(recStart)
+			c.at = at.Add(c.latency)
 			<-vm.Done()
-			for range lines {
+			for line := range lines {
+				if v, ok := strings.CutPrefix(line, "CLOCK "); ok {
+					if f, err := strconv.ParseFloat(v, 64); err == nil {
+						c.unread++
+						if late := time.Unix(0, int64(f*1e9)); late.After(c.at) {
+							c.at = late
+						}
+					}
+				}
 			}
+			c.delay = c.at.Sub(recStart)
 			return recovered
 		}
 	}
