@@ -98,9 +98,11 @@ test-vm-board:
 # The VM lab (tools/vmlab): Debian's arm64/armhf kernels under qemu TCG.
 # The static binaries of build-arm record from vivid's HDMI input there
 # and ffprobe checks the files on the host.
+# TestPowerCut kills qemu 20 times while the box records to an ext4 disk
+# image (mkfs.ext4 and debugfs: the image group).
 test-vm: build-arm
-	@$(ENSURE) vmlab ffmpeg
-	CAPTUREBOX_REQUIRE_VM=1 $(GO) test -count=1 -timeout 15m ./tools/vmlab/...
+	@$(ENSURE) vmlab ffmpeg image
+	CAPTUREBOX_REQUIRE_VM=1 $(GO) test -count=1 -timeout 25m -v ./tools/vmlab/...
 
 # The capture pipeline on this machine: 1080p30 through openh264, a
 # pass-through encoder and the fake bcm2835-codec (V4L2 M2M) to disk, and

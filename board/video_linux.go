@@ -31,8 +31,9 @@ import (
 type VideoSource struct {
 	cfg VideoConfig
 
-	mu   sync.Mutex
-	open bool
+	mu    sync.Mutex
+	open  bool
+	input string // the input's timings at the last Open, in words
 }
 
 // NewVideoSource checks cfg and returns the source; the device is looked
@@ -105,6 +106,13 @@ func (s *VideoSource) Open(ctx context.Context) (hal.Stream, error) {
 		mon.Close()
 		return nil, fmt.Errorf("%w: %s input %d reports no signal", hal.ErrNoSignal, path, input)
 	}
+	// An HDMI receiver is set to the timings it detects, so that after
+	// the source changed resolution the stream opens in the new format.
+	timings, hasTimings, err := mon.followTimings()
+	if err != nil {
+		mon.Close()
+		return nil, fmt.Errorf("%w: %s input %d: %w", hal.ErrNoSignal, path, input, err)
+	}
 	format := s.cfg.Format
 	if format == "" {
 		have := strings.Join(mon.formats(), " ")
@@ -154,11 +162,19 @@ func (s *VideoSource) Open(ctx context.Context) (hal.Stream, error) {
 		mon.Close()
 		return nil, err
 	}
-	st, err := startVideoStream(raw, p, s.cfg, path, drv.Close, mon, build)
+	var opened *dvTimings
+	if hasTimings {
+		opened = &timings
+	}
+	st, err := startVideoStream(raw, p, s.cfg, path, drv.Close, mon, opened, build)
 	if err != nil {
 		drv.Close()
 		mon.Close()
 		return nil, err
+	}
+	s.input = ""
+	if hasTimings {
+		s.input = timings.String()
 	}
 	st.onClose = func() {
 		s.mu.Lock()
@@ -167,6 +183,14 @@ func (s *VideoSource) Open(ctx context.Context) (hal.Stream, error) {
 	}
 	s.open = true
 	return st, nil
+}
+
+// Input says in words the timings of the input at the last Open
+// ("1280x720p 74.25 MHz"), or "" when it has none (not HDMI, not opened).
+func (s *VideoSource) Input() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.input
 }
 
 // signalMonitor reads an input's signal status.
@@ -193,12 +217,25 @@ func openH264(cfg VideoConfig) encoderBuilder {
 	}
 }
 
+// timingsMonitor is a signalMonitor that also reads the timings an HDMI
+// receiver detects.
+type timingsMonitor interface {
+	queryTimings() (dvTimings, error)
+}
+
+// ErrInputChanged is wrapped (with hal.ErrNoSignal) by the error of a
+// stream whose HDMI input changed format: the stream ends, and the next
+// Open follows the new timings.
+var ErrInputChanged = errors.New("input format changed")
+
 // startVideoStream encodes the frames of raw (with openh264 when build is
 // nil) and starts the stream's goroutines. stop ends raw (its next Read
-// returns io.EOF); mon, if not nil, is polled for the input's signal.
-func startVideoStream(raw video.Reader, p prop.Media, cfg VideoConfig, path string, stop func() error, mon signalMonitor, build encoderBuilder) (*videoStream, error) {
+// returns io.EOF); mon, if not nil, is polled for the input's signal, and
+// when timings is not nil (an HDMI input opened with those) for a change
+// of the detected timings, which ends the stream.
+func startVideoStream(raw video.Reader, p prop.Media, cfg VideoConfig, path string, stop func() error, mon signalMonitor, timings *dvTimings, build encoderBuilder) (*videoStream, error) {
 	st := &videoStream{
-		stop: stop, mon: mon, path: path,
+		stop: stop, mon: mon, path: path, timings: timings,
 		format:   hal.VideoFormat{Width: p.Width, Height: p.Height, FPS: cfg.FPS},
 		frame:    time.Second / time.Duration(cfg.FPS),
 		samples:  make(chan hal.Sample, 4),
@@ -229,6 +266,7 @@ type videoStream struct {
 	stop    func() error // ends the raw reader
 	onClose func()
 	mon     signalMonitor
+	timings *dvTimings // the HDMI input's timings at Open, if any
 	path    string
 	format  hal.VideoFormat
 	frame   time.Duration
@@ -342,6 +380,9 @@ func (st *videoStream) watch(every time.Duration) {
 		case <-t.C:
 		}
 		ok, err := st.mon.signal()
+		if ok && err == nil && st.changed() {
+			return // the stream ends; the next Open follows the new timings
+		}
 		st.mu.Lock()
 		switch {
 		case err != nil:
@@ -357,6 +398,28 @@ func (st *videoStream) watch(every time.Duration) {
 		}
 		st.mu.Unlock()
 	}
+}
+
+// changed reports whether the HDMI input's detected timings differ from
+// those the stream was opened with; if so the stream is lost for good
+// (Next returns ErrInputChanged).
+func (st *videoStream) changed() bool {
+	tm, ok := st.mon.(timingsMonitor)
+	if !ok || st.timings == nil {
+		return false
+	}
+	now, err := tm.queryTimings()
+	if err != nil || now.same(*st.timings) {
+		return false // no timings: the signal check notices
+	}
+	st.mu.Lock()
+	st.lost = fmt.Errorf("%w: %s: %w from %s to %s", hal.ErrNoSignal, st.path, ErrInputChanged, st.timings, now)
+	st.mu.Unlock()
+	select { // wake a Next that waits for a frame
+	case st.lostNote <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 func (st *videoStream) requestKey() {

@@ -8,6 +8,7 @@ import (
 	"image"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -89,7 +90,7 @@ func (s *synthSource) Open(ctx context.Context) (hal.Stream, error) {
 	}
 	r := newYUYVReader(s.w, s.h)
 	p := prop.Media{Video: prop.Video{Width: s.w, Height: s.h, FrameRate: float32(s.fps), FrameFormat: frame.FormatYUYV}}
-	st, err := startVideoStream(r, p, cfg, "synthetic", r.stop, nil, s.build)
+	st, err := startVideoStream(r, p, cfg, "synthetic", r.stop, nil, nil, s.build)
 	if err != nil {
 		return nil, err
 	}
@@ -321,5 +322,63 @@ func TestStreamStill(t *testing.T) {
 	}
 	if _, err := stiller.Still(ctx); !errors.Is(err, io.EOF) {
 		t.Errorf("Still after Close: %v, want io.EOF", err)
+	}
+}
+
+// hdmiMonitor is an HDMI input's signal monitor whose detected timings
+// the test switches.
+type hdmiMonitor struct {
+	mu  sync.Mutex
+	now dvTimings
+}
+
+func (m *hdmiMonitor) signal() (bool, error) { return true, nil }
+func (m *hdmiMonitor) Close() error          { return nil }
+func (m *hdmiMonitor) queryTimings() (dvTimings, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.now, nil
+}
+func (m *hdmiMonitor) set(t dvTimings) { m.mu.Lock(); m.now = t; m.mu.Unlock() }
+
+// TestStreamEndsOnInputChange: when the HDMI input's detected timings
+// leave those the stream was opened with, Next fails with ErrInputChanged
+// (a no-signal fault, naming both formats) and keeps failing, so the
+// recorder opens the source again in the new format.
+func TestStreamEndsOnInputChange(t *testing.T) {
+	cfg, err := VideoConfig{Width: 64, Height: 64, FPS: 30, SignalPoll: 10 * time.Millisecond}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hd, vga := timingsOf(1280, 720, 74_250_000), timingsOf(640, 480, 25_175_000)
+	mon := &hdmiMonitor{now: hd}
+	r := newYUYVReader(64, 64)
+	p := prop.Media{Video: prop.Video{Width: 64, Height: 64, FrameRate: 30, FrameFormat: frame.FormatYUYV}}
+	st, err := startVideoStream(r, p, cfg, "hdmi", r.stop, mon, &hd, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := st.Next(ctx); err != nil {
+		t.Fatalf("first sample: %v", err)
+	}
+	mon.set(vga)
+	for {
+		_, err := st.Next(ctx)
+		if err == nil {
+			continue // frames encoded before the watch noticed
+		}
+		if !errors.Is(err, ErrInputChanged) || !errors.Is(err, hal.ErrNoSignal) {
+			t.Fatalf("Next after the change: %v, want ErrInputChanged and hal.ErrNoSignal", err)
+		}
+		if want := "from 1280x720p 74.25 MHz to 640x480p 25.18 MHz"; !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+		break
+	}
+	if _, err := st.Next(ctx); !errors.Is(err, ErrInputChanged) {
+		t.Errorf("Next again: %v, want ErrInputChanged still", err)
 	}
 }

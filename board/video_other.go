@@ -28,5 +28,8 @@ func NewVideoSource(cfg VideoConfig) (*VideoSource, error) {
 // Config returns the configuration with the defaults filled in.
 func (s *VideoSource) Config() VideoConfig { return s.cfg }
 
+// Input returns "": there is no input to read.
+func (s *VideoSource) Input() string { return "" }
+
 // Open implements hal.CaptureSource: it always fails in this build.
 func (s *VideoSource) Open(context.Context) (hal.Stream, error) { return nil, errNoVideo }

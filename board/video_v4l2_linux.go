@@ -16,7 +16,8 @@ import (
 
 // The V4L2 ioctls the source needs beyond mediadevices: device
 // capabilities, the inputs and their signal status, and the pixel formats.
-// The structures have the same layout on arm, arm64 and amd64.
+// The structures have the same layout and size on arm, arm64 and amd64
+// (the size is part of each ioctl's number).
 const (
 	vidiocQueryCap  = 0x80685600 // _IOR('V', 0, struct v4l2_capability)
 	vidiocEnumFmt   = 0xc0405602 // _IOWR('V', 2, struct v4l2_fmtdesc)
@@ -24,6 +25,8 @@ const (
 	vidiocGInput    = 0x80045626 // _IOR('V', 38, int)
 	vidiocSInput    = 0xc0045627 // _IOWR('V', 39, int)
 	vidiocQueryDV   = 0x80845663 // _IOR('V', 99, struct v4l2_dv_timings)
+	vidiocSDV       = 0xc0845657 // _IOWR('V', 87, struct v4l2_dv_timings)
+	vidiocGDV       = 0xc0845658 // _IOWR('V', 88, struct v4l2_dv_timings)
 
 	capVideoCapture  = 0x00000001
 	capDeviceCaps    = 0x80000000
@@ -43,16 +46,22 @@ type v4l2Capability struct {
 	Reserved     [3]uint32
 }
 
+// v4l2Input is struct v4l2_input: 80 bytes on every architecture. Its
+// v4l2_std_id is a __u64, which the C ABI aligns to 8 on 32-bit ARM too,
+// padding the struct from 76 to 80 bytes; Go aligns a uint64 to 4 there,
+// so a uint64 field would make the struct 76 bytes and let the kernel
+// write 4 bytes past it. Std is two words and the tail padding explicit.
 type v4l2Input struct {
 	Index        uint32
 	Name         [32]byte
 	Type         uint32
 	Audioset     uint32
 	Tuner        uint32
-	Std          uint64
+	Std          [2]uint32
 	Status       uint32
 	Capabilities uint32
 	Reserved     [3]uint32
+	_            uint32
 }
 
 type v4l2Fmtdesc struct {
@@ -183,6 +192,100 @@ func (d *v4l2Dev) signal() (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// dvTimings is struct v4l2_dv_timings (132 bytes, packed): the type at 0,
+// then struct v4l2_bt_timings: width 4, height 8, interlaced 12,
+// polarities 16, the 64-bit pixel clock at 20.
+type dvTimings [132]byte
+
+// Size is the active picture's width and height.
+func (t dvTimings) Size() (w, h int) {
+	return int(le32(t[4:])), int(le32(t[8:]))
+}
+
+// String is the timings in words: 1280x720p, 148.5 MHz pixel clock.
+func (t dvTimings) String() string {
+	w, h := t.Size()
+	scan := "p"
+	if le32(t[12:]) != 0 {
+		scan = "i"
+	}
+	clock := uint64(le32(t[24:]))<<32 | uint64(le32(t[20:]))
+	return fmt.Sprintf("%dx%d%s %.2f MHz", w, h, scan, float64(clock)/1e6)
+}
+
+// same reports whether two timings describe the same signal: the type,
+// size, scan, polarities and pixel clock (the first 28 bytes).
+func (t dvTimings) same(u dvTimings) bool {
+	return bytes.Equal(t[:28], u[:28])
+}
+
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+// hasDVTimings reports whether the current input is one with DV timings
+// (HDMI, DVI).
+func (d *v4l2Dev) hasDVTimings() bool {
+	cur, err := d.input()
+	if err != nil {
+		return false
+	}
+	in := v4l2Input{Index: uint32(cur)}
+	return ioctl(d.fd(), vidiocEnumInput, unsafe.Pointer(&in)) == nil && in.Capabilities&inCapDVTimings != 0
+}
+
+// queryTimings is what the receiver detects on its input
+// (VIDIOC_QUERY_DV_TIMINGS).
+func (d *v4l2Dev) queryTimings() (dvTimings, error) {
+	var t dvTimings
+	if err := ioctl(d.fd(), vidiocQueryDV, unsafe.Pointer(&t)); err != nil {
+		return t, fmt.Errorf("board: VIDIOC_QUERY_DV_TIMINGS: %w", err)
+	}
+	return t, nil
+}
+
+// timings is what the receiver is set to (VIDIOC_G_DV_TIMINGS).
+func (d *v4l2Dev) timings() (dvTimings, error) {
+	var t dvTimings
+	if err := ioctl(d.fd(), vidiocGDV, unsafe.Pointer(&t)); err != nil {
+		return t, fmt.Errorf("board: VIDIOC_G_DV_TIMINGS: %w", err)
+	}
+	return t, nil
+}
+
+// setTimings sets the receiver to t (VIDIOC_S_DV_TIMINGS), as an HDMI
+// receiver needs after its source changed format; the device must not be
+// streaming.
+func (d *v4l2Dev) setTimings(t dvTimings) error {
+	if err := ioctl(d.fd(), vidiocSDV, unsafe.Pointer(&t)); err != nil {
+		return fmt.Errorf("board: VIDIOC_S_DV_TIMINGS %s: %w", t, err)
+	}
+	return nil
+}
+
+// followTimings sets the receiver to the timings it detects when they
+// differ from those it is set to, and returns them; ok is false on an
+// input without DV timings or when none are detected.
+func (d *v4l2Dev) followTimings() (t dvTimings, ok bool, err error) {
+	if !d.hasDVTimings() {
+		return t, false, nil
+	}
+	q, err := d.queryTimings()
+	if err != nil {
+		return t, false, nil // no signal: Open's signal check says so
+	}
+	cur, err := d.timings()
+	if err != nil {
+		return t, false, err
+	}
+	if !q.same(cur) {
+		if err := d.setTimings(q); err != nil {
+			return t, false, err
+		}
+	}
+	return q, true, nil
 }
 
 func (d *v4l2Dev) formats() []string {

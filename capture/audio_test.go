@@ -213,7 +213,7 @@ func TestRecoverKeepsSound(t *testing.T) {
 	var mic *haltest.FakeMicrophone
 	synctest.Test(t, func(t *testing.T) {
 		var r *capture.Recorder
-		r, _, mic = soundRecorder(t, dir, capture.Config{})
+		r, _, mic = soundRecorder(t, dir, capture.Config{FragmentDuration: time.Second}) // one-second fragments, as counted below
 		if _, err := r.Start("cut", capture.Meta{EventID: 9, Start: time.Now(), End: time.Now().Add(time.Hour), Part: 1}); err != nil {
 			t.Fatal(err)
 		}

@@ -102,7 +102,8 @@ func TestDiskFullMidRecording(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		cam := haltest.NewFakeCamera(haltest.CameraConfig{}) // 30 fps, a key frame every 2 s
-		r := newRecorder(t, cam, capture.Config{Dir: dir, FS: fullFS{disk}, OnDisk: func(h capture.DiskHealth) {
+		// One-second fragments, as the seconds below count them.
+		r := newRecorder(t, cam, capture.Config{Dir: dir, FS: fullFS{disk}, FragmentDuration: time.Second, OnDisk: func(h capture.DiskHealth) {
 			mu.Lock()
 			defer mu.Unlock()
 			if !h.OK && faultAt.IsZero() {

@@ -59,6 +59,12 @@ import (
 	"github.com/capturebox/capturebox/hal"
 )
 
+// DefaultFragmentDuration is the fragment (and fsync) interval when
+// Config.FragmentDuration is not set: a power cut loses at most about this
+// much media plus the frame being encoded, so the recovered file ends
+// within a second of the cut (tools/vmlab/capturevm TestPowerCut).
+const DefaultFragmentDuration = 500 * time.Millisecond
+
 // Errors returned by the Recorder.
 var (
 	// ErrNoMedia: the recording ended before any frame was recorded; there
@@ -92,7 +98,7 @@ type Config struct {
 	// Logger receives the recorder's log; nil discards it.
 	Logger *slog.Logger
 	// FragmentDuration is how much media each fragment holds, and so
-	// about how much a crash can lose; default 1 s.
+	// about how much a crash can lose; default DefaultFragmentDuration.
 	FragmentDuration time.Duration
 	// RetryInterval is how long the recorder waits before opening the
 	// source again after it failed or lost its signal; default 1 s.
@@ -221,7 +227,7 @@ func New(cfg Config) (*Recorder, error) {
 		return nil, fmt.Errorf("capture: recordings dir %s is not a directory", cfg.Dir)
 	}
 	if cfg.FragmentDuration <= 0 {
-		cfg.FragmentDuration = time.Second
+		cfg.FragmentDuration = DefaultFragmentDuration
 	}
 	if cfg.RetryInterval <= 0 {
 		cfg.RetryInterval = time.Second

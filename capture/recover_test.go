@@ -39,7 +39,8 @@ func crashSnapshot(t *testing.T) (part, sidecar []byte, t0 time.Time) {
 	dir := t.TempDir()
 	synctest.Test(t, func(t *testing.T) {
 		cam := haltest.NewFakeCamera(haltest.CameraConfig{})
-		r := newRecorder(t, cam, capture.Config{Dir: dir})
+		// One-second fragments, as the expectations below count them.
+		r := newRecorder(t, cam, capture.Config{Dir: dir, FragmentDuration: time.Second})
 		t0 = time.Now()
 		if _, err := r.Start("ev", capture.Meta{EventID: 7, Title: "crashed", Start: t0, End: t0.Add(time.Hour), Part: 1}); err != nil {
 			t.Fatal(err)

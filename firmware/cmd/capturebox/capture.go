@@ -94,6 +94,7 @@ func captureTestFlags(fs *flag.FlagSet, e env) func(context.Context) error {
 		bitrate: fs.Int("bitrate", 4_000_000, "H.264 `bitrate`, bit/s"),
 		dir:     fs.String("dir", "", "recordings `folder` to record in (default: a new folder beside FILE, removed after)"),
 		encoder: fs.String("encoder", board.EncoderAuto, "H.264 `encoder`: "+strings.Join(board.VideoEncoders, ", ")),
+		id:      fs.String("id", "capture-test", "recording `id` in the recordings folder (with -dir, one id per run)"),
 	}
 	return func(ctx context.Context) error { return captureTest(ctx, fs, o, e.stdout, e.stderr) }
 }
@@ -101,7 +102,7 @@ func captureTestFlags(fs *flag.FlagSet, e env) func(context.Context) error {
 type captureTestOptions struct {
 	seconds             *float64
 	device, size        *string
-	format, dir         *string
+	format, dir, id     *string
 	encoder             *string
 	input, fps, bitrate *int
 }
@@ -141,7 +142,13 @@ func captureTest(ctx context.Context, fs *flag.FlagSet, o captureTestOptions, st
 		Dir: recDir, Source: lim, Logger: log,
 		OnHealth: func(h capture.Health) {
 			if h.Signal {
-				fmt.Fprintf(stderr, "capture: signal at %s\n", h.Since.Format(time.RFC3339Nano))
+				// The input's format, read when the stream opened (an
+				// HDMI input that changed resolution comes back in it).
+				in := ""
+				if i := src.Input(); i != "" {
+					in = " input " + i
+				}
+				fmt.Fprintf(stderr, "capture: signal at %s%s\n", h.Since.Format(time.RFC3339Nano), in)
 			} else {
 				fmt.Fprintf(stderr, "capture: FAULT no signal at %s: %v\n", h.Since.Format(time.RFC3339Nano), h.Err)
 			}
@@ -150,7 +157,10 @@ func captureTest(ctx context.Context, fs *flag.FlagSet, o captureTestOptions, st
 	if err != nil {
 		return err
 	}
-	id := "capture-test"
+	id := *o.id
+	if !capture.ValidID(id) {
+		return usageError{fmt.Sprintf("capture test: -id %q cannot name a file", id)}
+	}
 	if _, err := rec.Start(id, capture.Meta{Title: "capture test"}); err != nil {
 		return err
 	}

@@ -81,7 +81,7 @@ func init() {
 		{"why", "[-config FILE] [EVENT-ID | DATE]", "what happened to an event or to a day's events, and why (the event ledger)", whyFlags},
 		{"upload", "FILE -title TITLE [-template ENTRYID] [-description TEXT] [-wait] [-config FILE]", "upload one recording by hand", uploadFlags},
 		{"capture probe", "", "say what capture hardware is found: video devices, inputs, formats, encoders, sound cards", captureProbeFlags},
-		{"capture test", "[-seconds N] [-size WxH] [-fps F] [-format F] [-bitrate B] [-device DEV] [-input N] [-dir DIR] FILE", "record N seconds from the found or named devices into FILE (no config needed)", captureTestFlags},
+		{"capture test", "[-seconds N] [-size WxH] [-fps F] [-format F] [-bitrate B] [-device DEV] [-input N] [-dir DIR] [-id ID] FILE", "record N seconds from the found or named devices into FILE (no config needed)", captureTestFlags},
 		{"capture recover", "DIR", "close the recordings a crash left open in DIR", captureRecoverFlags},
 		{"board probe", "[-config FILE]", "say what the board finds: model, GPIO pins and their state (flashes the LED), display and console ports", boardProbeFlags},
 		{"board selftest", "[-config FILE] [-jig PIN] [-loopback DEVICE] [-only CHECKS]", "run the hal conformance checks on the board's own devices (bench test)", boardSelftestFlags},

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -60,11 +61,13 @@ func main() {
 	}
 	defer unix.Close(fd)
 	q := queryctrl{ID: ctrlFlagNext}
+	var names []string
 	for ioctl(fd, vidiocQueryCtrl, unsafe.Pointer(&q)) == nil {
 		name := q.Name[:]
 		if i := bytes.IndexByte(name, 0); i >= 0 {
 			name = name[:i]
 		}
+		names = append(names, fmt.Sprintf("%q (%d..%d)", name, q.Min, q.Max))
 		if string(name) == os.Args[2] {
 			c := control{ID: q.ID, Value: int32(val)}
 			if err := ioctl(fd, vidiocSCtrl, unsafe.Pointer(&c)); err != nil {
@@ -78,6 +81,6 @@ func main() {
 		}
 		q = queryctrl{ID: q.ID | ctrlFlagNext}
 	}
-	fmt.Fprintf(os.Stderr, "v4l2ctl: %s has no control %q\n", os.Args[1], os.Args[2])
+	fmt.Fprintf(os.Stderr, "v4l2ctl: %s has no control %q; it has %s\n", os.Args[1], os.Args[2], strings.Join(names, ", "))
 	os.Exit(1)
 }
