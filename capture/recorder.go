@@ -179,8 +179,13 @@ type Status struct {
 	// Start is the capture time of the first frame; zero while none.
 	Start time.Time
 	// End is the capture time of the end of the last frame received.
-	End     time.Time
-	Frames  int
+	End    time.Time
+	Frames int
+	// Dropped counts the frames missing between consecutive frames of a
+	// span (a gap of at least one and a half frame durations), as a
+	// device or a late reader loses them; a signal loss is a gap in the
+	// timeline, not dropped frames.
+	Dropped int
 	Bytes   int64
 	Started time.Time // when Start was called
 	Err     error     // a write error that ended the recording early
@@ -275,6 +280,7 @@ type Recording struct {
 	parts     []Span
 	spanStart time.Time // start of the current span; zero between spans
 	lastEnd   time.Time
+	dropped   int // frames missing within spans (Status.Dropped)
 	// diskErr is the write error the recording is waiting out (a full
 	// disk): it drops samples until retryAt, then tries again from the
 	// next key frame; diskSeq is the fragment that failed, so the first
@@ -305,7 +311,7 @@ func (rc *Recording) ID() string { return rc.id }
 func (rc *Recording) Status() Status {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	st := Status{ID: rc.id, Meta: rc.meta, Waiting: rc.needKey, End: rc.lastEnd, Started: rc.started, Err: rc.err, DiskErr: rc.diskErr}
+	st := Status{ID: rc.id, Meta: rc.meta, Waiting: rc.needKey, End: rc.lastEnd, Dropped: rc.dropped, Started: rc.started, Err: rc.err, DiskErr: rc.diskErr}
 	if rc.w != nil {
 		st.Start = rc.w.origin
 		st.Frames = rc.w.samples + len(rc.w.pending)
@@ -727,6 +733,8 @@ func (rc *Recording) write(s hal.Sample) {
 	if rc.needKey {
 		rc.needKey = false
 		rc.spanStart = s.At
+	} else if gap := s.At.Sub(rc.lastEnd); s.Duration > 0 && gap >= s.Duration/2 {
+		rc.dropped += int((gap + s.Duration/2) / s.Duration)
 	}
 	if err := rc.w.add(s); err != nil {
 		rc.diskFailLocked(err, s.At)

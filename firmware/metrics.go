@@ -28,7 +28,7 @@ type metrics struct {
 	recordings *prometheus.CounterVec // outcome: made, failed
 	uploaded   prometheus.Counter     // bytes of recordings READY in Kaltura
 
-	state, syncAge, queueLen, queueOldest, diskFree, faults, fps *prometheus.Desc
+	state, syncAge, queueLen, queueOldest, diskFree, faults, fps, dropped *prometheus.Desc
 }
 
 func newMetrics(b *box) *metrics {
@@ -46,6 +46,8 @@ func newMetrics(b *box) *metrics {
 		diskFree: prometheus.NewDesc("capturebox_disk_free_bytes", "Free space on the recordings disk at the disk guard's last check.", nil, nil),
 		faults:   prometheus.NewDesc("capturebox_fault", "Faults that need a person: 1 per source.", []string{"source", "text"}, nil),
 		fps:      prometheus.NewDesc("capturebox_capture_fps", "Frames per second of each running recording since its first frame.", []string{"recording"}, nil),
+		dropped: prometheus.NewDesc("capturebox_capture_dropped_frames",
+			"Frames each running recording lost (gaps in the capture timestamps within a span; a signal loss is not counted).", []string{"recording"}, nil),
 	}
 	m.recordings.WithLabelValues("made")
 	m.recordings.WithLabelValues("failed")
@@ -55,7 +57,7 @@ func newMetrics(b *box) *metrics {
 
 // Describe implements prometheus.Collector.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.state, m.syncAge, m.queueLen, m.queueOldest, m.diskFree, m.faults, m.fps} {
+	for _, d := range []*prometheus.Desc{m.state, m.syncAge, m.queueLen, m.queueOldest, m.diskFree, m.faults, m.fps, m.dropped} {
 		ch <- d
 	}
 }
@@ -101,6 +103,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, r := range b.recorder.Recordings() {
 		if d := r.End.Sub(r.Start); !r.Start.IsZero() && d > 0 {
 			ch <- prometheus.MustNewConstMetric(m.fps, prometheus.GaugeValue, float64(r.Frames)/d.Seconds(), r.ID)
+			ch <- prometheus.MustNewConstMetric(m.dropped, prometheus.GaugeValue, float64(r.Dropped), r.ID)
 		}
 	}
 }
