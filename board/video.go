@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"image/draw"
 	"log/slog"
 	"slices"
@@ -158,4 +159,56 @@ func copyImage(img image.Image) image.Image {
 	out := image.NewRGBA(r)
 	draw.Draw(out, r, img, r.Min, draw.Src)
 	return out
+}
+
+// frameStamp is what the stream keeps of a frame while the encoder holds
+// it: its capture time and whether its picture was black.
+type frameStamp struct {
+	at    time.Time
+	black bool
+}
+
+// lumaStep is the spacing, in pixels both ways, of the samples
+// blackPicture reads: about 8,000 of a 1080p picture, some microseconds.
+const lumaStep = 16
+
+// A picture is black when its mean luma (0-255; video-range black is 16)
+// is at most blackMean and at most one sample in blackBright is brighter
+// than brightLuma: noise on a black input passes, a dark slide with a
+// line of text does not.
+const (
+	blackMean   = 24
+	brightLuma  = 64
+	blackBright = 200
+)
+
+// blackPicture reports whether img is black, sampled every lumaStep pixels
+// in both directions.
+func blackPicture(img image.Image) bool {
+	b := img.Bounds()
+	var sum, n, bright int
+	add := func(l uint8) {
+		sum += int(l)
+		n++
+		if l > brightLuma {
+			bright++
+		}
+	}
+	if yc, ok := img.(*image.YCbCr); ok {
+		for y := b.Min.Y + lumaStep/2; y < b.Max.Y; y += lumaStep {
+			row := yc.Y[yc.YOffset(b.Min.X, y):]
+			for x := lumaStep / 2; x < b.Dx(); x += lumaStep {
+				add(row[x])
+			}
+		}
+	} else {
+		for y := b.Min.Y + lumaStep/2; y < b.Max.Y; y += lumaStep {
+			for x := b.Min.X + lumaStep/2; x < b.Max.X; x += lumaStep {
+				r, g, bl, _ := img.At(x, y).RGBA()
+				l, _, _ := color.RGBToYCbCr(uint8(r>>8), uint8(g>>8), uint8(bl>>8))
+				add(l)
+			}
+		}
+	}
+	return n > 0 && sum <= blackMean*n && bright*blackBright <= n
 }

@@ -280,10 +280,10 @@ type videoStream struct {
 	done     chan struct{}
 
 	mu        sync.Mutex
-	stamps    []time.Time // capture times of the frames inside the encoder
-	lastFrame time.Time   // capture time of the last frame passed on
-	err       error       // the reader's terminal error
-	lost      error       // set while the input has no signal
+	stamps    []frameStamp // the frames inside the encoder, in order
+	lastFrame time.Time    // capture time of the last frame passed on
+	err       error        // the reader's terminal error
+	lost      error        // set while the input has no signal
 	needKey   bool
 	closed    bool
 	closeErr  error
@@ -313,7 +313,10 @@ func (st *videoStream) readFrame(r video.Reader) func() (image.Image, func(), er
 				continue
 			}
 			st.lastFrame = now
-			st.stamps = append(st.stamps, now)
+			st.mu.Unlock()
+			black := blackPicture(img)
+			st.mu.Lock()
+			st.stamps = append(st.stamps, frameStamp{at: now, black: black})
 			st.mu.Unlock()
 			if st.stillAsked.Load() {
 				st.giveStill(img)
@@ -342,11 +345,11 @@ func (st *videoStream) run() {
 		data := append([]byte(nil), b...)
 		release()
 		st.mu.Lock()
-		var at time.Time
+		var fs frameStamp
 		if len(st.stamps) > 0 {
-			at, st.stamps = st.stamps[0], st.stamps[1:]
+			fs, st.stamps = st.stamps[0], st.stamps[1:]
 		} else {
-			at = st.clock()
+			fs.at = st.clock()
 		}
 		lost, needKey := st.lost, st.needKey
 		key := isIDR(data)
@@ -360,7 +363,7 @@ func (st *videoStream) run() {
 			}
 			continue // no picture while the signal is lost, and none before the key frame after it
 		}
-		smp := hal.Sample{Kind: hal.Video, Codec: "h264", At: at, Duration: st.frame, Key: key, Data: data}
+		smp := hal.Sample{Kind: hal.Video, Codec: "h264", At: fs.at, Duration: st.frame, Key: key, Data: data, Black: fs.black}
 		select {
 		case st.samples <- smp:
 		case <-st.quit:

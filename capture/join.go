@@ -117,12 +117,20 @@ func Join(dir string, ids []string, outID string) (Result, error) {
 	for _, p := range parts {
 		sc.Parts = append(sc.Parts, p.Parts...)
 		sc.JoinedFrom = append(sc.JoinedFrom, p.ID)
+		sc.Black = append(sc.Black, p.Black...)
+		if p.Audio != nil {
+			if sc.Audio == nil {
+				sc.Audio = &AudioNotes{Codec: p.Audio.Codec}
+			}
+			sc.Audio.Silences = append(sc.Audio.Silences, p.Audio.Silences...)
+			sc.Audio.Gaps = append(sc.Audio.Gaps, p.Audio.Gaps...)
+		}
 	}
 	if err := writeSidecar(dir, sc); err != nil {
 		return Result{}, fmt.Errorf("join into %s: %w", outID, err)
 	}
 	return Result{ID: outID, Meta: meta, Path: final, Sidecar: SidecarPath(dir, outID), Start: sc.MediaStart, End: sc.MediaEnd,
-		Bytes: n, Duration: dur, Parts: sc.Parts}, nil
+		Bytes: n, Duration: dur, Parts: sc.Parts, Notes: sc.Notes()}, nil
 }
 
 // concatParts writes the first part's init segment and then every part's

@@ -124,7 +124,13 @@ type Config struct {
 	// DefaultSilenceLevel.
 	SilenceAfter time.Duration
 	SilenceLevel float64
+	// BlackAfter is how long the picture must stay black (hal.Sample's
+	// Black) to be noted in the sidecar; default DefaultBlackAfter.
+	BlackAfter time.Duration
 }
+
+// DefaultBlackAfter is Config.BlackAfter's default.
+const DefaultBlackAfter = 30 * time.Second
 
 // DiskHealth is whether the recordings can write their files.
 type DiskHealth struct {
@@ -167,6 +173,24 @@ type Result struct {
 	Duration time.Duration
 	// Parts are the spans of continuous media.
 	Parts []Span
+	// Notes are the sidecar's notes of silence and black picture, for the
+	// upload to mention.
+	Notes Notes
+}
+
+// Notes are the stretches of a recording worth telling its viewers about.
+type Notes struct {
+	Silences []Span // the sound below the silence level (AudioNotes)
+	Black    []Span // the picture black (Sidecar.Black)
+}
+
+// Notes returns the sidecar's notes.
+func (sc Sidecar) Notes() Notes {
+	n := Notes{Black: sc.Black}
+	if sc.Audio != nil {
+		n.Silences = sc.Audio.Silences
+	}
+	return n
 }
 
 // Status is a running recording as the console shows it.
@@ -246,6 +270,9 @@ func New(cfg Config) (*Recorder, error) {
 	if cfg.SilenceAfter <= 0 {
 		cfg.SilenceAfter = DefaultSilenceAfter
 	}
+	if cfg.BlackAfter <= 0 {
+		cfg.BlackAfter = DefaultBlackAfter
+	}
 	if cfg.SilenceLevel == 0 {
 		cfg.SilenceLevel = DefaultSilenceLevel
 	}
@@ -281,6 +308,13 @@ type Recording struct {
 	spanStart time.Time // start of the current span; zero between spans
 	lastEnd   time.Time
 	dropped   int // frames missing within spans (Status.Dropped)
+	// The picture's black stretches, like the sound's silences: black
+	// noted in the sidecar, blackSince the start of the current one
+	// (zero when the picture is not black), blackNoted whether it is the
+	// last of black.
+	black      []Span
+	blackSince time.Time
+	blackNoted bool
 	// diskErr is the write error the recording is waiting out (a full
 	// disk): it drops samples until retryAt, then tries again from the
 	// next key frame; diskSeq is the fragment that failed, so the first
@@ -733,6 +767,7 @@ func (rc *Recording) write(s hal.Sample) {
 	if rc.needKey {
 		rc.needKey = false
 		rc.spanStart = s.At
+		rc.blackSince, rc.blackNoted = time.Time{}, false // a new span: black counts anew
 	} else if gap := s.At.Sub(rc.lastEnd); s.Duration > 0 && gap >= s.Duration/2 {
 		rc.dropped += int((gap + s.Duration/2) / s.Duration)
 	}
@@ -741,10 +776,43 @@ func (rc *Recording) write(s hal.Sample) {
 		return
 	}
 	rc.lastEnd = s.At.Add(s.Duration)
+	rc.noteBlackLocked(s)
 	if rc.diskErr != nil && rc.w.seq > rc.diskSeq {
 		rc.diskErr = nil
 		rc.rec.log.Info("recording writes again", "id", rc.id)
 		rc.rec.reportDisk(DiskHealth{OK: true, ID: rc.id, Since: s.At})
+	}
+}
+
+// noteBlackLocked follows the black stretches of the picture: one that
+// lasts Config.BlackAfter is noted in the sidecar at once (so a crash
+// keeps it) and extended until the picture returns.
+func (rc *Recording) noteBlackLocked(s hal.Sample) {
+	end := s.At.Add(s.Duration)
+	switch {
+	case s.Black && rc.blackSince.IsZero():
+		rc.blackSince = s.At
+	case s.Black && rc.blackNoted:
+		rc.black[len(rc.black)-1].End = end
+	case s.Black && end.Sub(rc.blackSince) >= rc.rec.cfg.BlackAfter:
+		rc.blackNoted = true
+		rc.black = append(rc.black, Span{Start: rc.blackSince, End: end})
+		rc.rec.log.Warn("the picture is black", "id", rc.id, "since", rc.blackSince)
+		rc.writeNotesLocked()
+	case !s.Black:
+		if rc.blackNoted {
+			rc.black[len(rc.black)-1].End = s.At
+			rc.writeNotesLocked()
+		}
+		rc.blackSince, rc.blackNoted = time.Time{}, false
+	}
+}
+
+// closeBlackLocked notes, when the recording ends, a black stretch that
+// reached Config.BlackAfter only with its last frame.
+func (rc *Recording) closeBlackLocked() {
+	if !rc.blackSince.IsZero() && !rc.blackNoted && rc.lastEnd.Sub(rc.blackSince) >= rc.rec.cfg.BlackAfter {
+		rc.black = append(rc.black, Span{Start: rc.blackSince, End: rc.lastEnd})
 	}
 }
 
@@ -837,6 +905,7 @@ func (rc *Recording) sidecarLocked(st State) Sidecar {
 		sc.Bytes = rc.w.bytes
 	}
 	sc.Parts = append([]Span(nil), rc.parts...)
+	sc.Black = append([]Span(nil), rc.black...)
 	if rc.w != nil && rc.w.audio != nil {
 		notes := rc.audio
 		notes.Codec = rc.w.audio.enc.Codec
@@ -876,6 +945,7 @@ func (rc *Recording) finish(audioLost time.Time) (Result, error) {
 		rc.diskNote = fmt.Errorf("recording %s: %w", rc.id, err)
 	}
 	rc.closeAudioLocked(audioLost)
+	rc.closeBlackLocked()
 	rc.endSpanLocked()
 	if err := os.Rename(rc.w.path, finalPath(rc.dir, rc.id)); err != nil {
 		errs = append(errs, fmt.Errorf("stop %s: %w", rc.id, err))
@@ -890,6 +960,6 @@ func (rc *Recording) finish(audioLost time.Time) (Result, error) {
 	}
 	res.Path = finalPath(rc.dir, rc.id)
 	res.Start, res.End = sc.MediaStart, sc.MediaEnd
-	res.Bytes, res.Duration, res.Parts = sc.Bytes, sc.Duration, sc.Parts
+	res.Bytes, res.Duration, res.Parts, res.Notes = sc.Bytes, sc.Duration, sc.Parts, sc.Notes()
 	return res, errors.Join(errs...)
 }

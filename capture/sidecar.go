@@ -76,6 +76,9 @@ type Sidecar struct {
 	JoinedFrom []string `json:"joinedFrom,omitempty"`
 	// Audio describes the sound track (audio.go); nil without one.
 	Audio *AudioNotes `json:"audio,omitempty"`
+	// Black are the stretches, each at least Config.BlackAfter long, in
+	// which the picture stayed black.
+	Black []Span `json:"black,omitempty"`
 }
 
 // SidecarPath returns the sidecar path of recording id in dir.

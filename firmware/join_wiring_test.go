@@ -79,7 +79,7 @@ func TestJoinFallsBackToParts(t *testing.T) {
 					t.Errorf("queued %q, want %q", got, tc.wantTitles)
 				}
 				if sc, err := capture.ReadSidecar(b.recDir, controller.JoinedID(ids[0])); err == nil {
-					desc = withGaps(sc.Meta.Description, sc.Meta.Gaps, time.UTC)
+					desc = describe(sc.Meta.Description, sc.Meta.Gaps, sc.Notes(), time.UTC)
 				}
 				if strings.Contains(desc, "gap") != tc.wantGapInDesc {
 					t.Errorf("joined description %q, want a gap noted: %v", desc, tc.wantGapInDesc)

@@ -213,6 +213,7 @@ func newBox(cfg *config.Config, dev Devices, opts Options) (*box, error) {
 		Audio:        dev.Audio,
 		AudioCodec:   dev.AudioCodec,
 		SilenceAfter: cfg.Recording.SilenceAfter,
+		BlackAfter:   cfg.Recording.BlackAfter,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("firmware: capture: %w", err)
@@ -852,12 +853,13 @@ func (b *box) join(rec controller.Rec, parts []string) error {
 
 // closedResult describes a closed recording from its sidecar.
 func closedResult(dir string, s capture.Sidecar) capture.Result {
-	return capture.Result{ID: s.ID, Meta: s.Meta, Path: filepath.Join(dir, s.File), Start: s.MediaStart, End: s.MediaEnd, Bytes: s.Bytes, Duration: s.Duration, Parts: s.Parts}
+	return capture.Result{ID: s.ID, Meta: s.Meta, Path: filepath.Join(dir, s.File), Start: s.MediaStart, End: s.MediaEnd, Bytes: s.Bytes, Duration: s.Duration, Parts: s.Parts, Notes: s.Notes()}
 }
 
 // uploadRecording builds the upload queue's item from a closed recording.
 // A part is titled "(part N)" only when parts are kept separate; a joined
-// recording's gaps are noted in its description.
+// recording's gaps, and the stretches of silence and of black picture,
+// are noted in its description.
 func (b *box) uploadRecording(res capture.Result) upload.Recording {
 	m := res.Meta
 	title := m.Title
@@ -868,7 +870,7 @@ func (b *box) uploadRecording(res capture.Result) upload.Recording {
 		ID:              res.ID,
 		Path:            res.Path,
 		Title:           title,
-		Description:     withGaps(m.Description, m.Gaps, b.cfg.Box.Location()),
+		Description:     describe(m.Description, m.Gaps, res.Notes, b.cfg.Box.Location()),
 		Tags:            m.Tags,
 		CategoryIDs:     m.CategoryIDs,
 		TemplateEntryID: m.TemplateEntryID,
@@ -886,25 +888,35 @@ func partTitle(m capture.Meta) string {
 	return m.Title
 }
 
-// withGaps notes the gaps of a joined recording after its description,
-// in local times: where the box was stopped, crashed or out of power.
-func withGaps(desc string, gaps []capture.Span, loc *time.Location) string {
-	if len(gaps) == 0 {
-		return desc
-	}
+// describe notes after an entry's description, in local times, the gaps
+// of a joined recording (where the box was stopped, crashed or out of
+// power) and the stretches of silence and of black picture the recording
+// noted, so that a viewer knows before scrubbing through them.
+func describe(desc string, gaps []capture.Span, notes capture.Notes, loc *time.Location) string {
 	var sb strings.Builder
 	sb.WriteString(desc)
-	if desc != "" {
-		sb.WriteString("\n\n")
+	list := func(spans []capture.Span, one, many, what string) {
+		if len(spans) == 0 {
+			return
+		}
+		if sb.Len() > 0 {
+			sb.WriteString("\n\n")
+		}
+		if len(spans) == 1 {
+			sb.WriteString(one)
+		} else {
+			fmt.Fprintf(&sb, many, len(spans))
+		}
+		for _, g := range spans {
+			fmt.Fprintf(&sb, "\n- %s to %s (%s %s)", g.Start.In(loc).Format("15:04:05"), g.End.In(loc).Format("15:04:05 MST"), g.End.Sub(g.Start).Round(time.Second), what)
+		}
 	}
-	if len(gaps) == 1 {
-		sb.WriteString("This recording has a gap (the capture box was stopped or restarted):")
-	} else {
-		fmt.Fprintf(&sb, "This recording has %d gaps (the capture box was stopped or restarted):", len(gaps))
-	}
-	for _, g := range gaps {
-		fmt.Fprintf(&sb, "\n- %s to %s (%s missing)", g.Start.In(loc).Format("15:04:05"), g.End.In(loc).Format("15:04:05 MST"), g.End.Sub(g.Start).Round(time.Second))
-	}
+	list(gaps, "This recording has a gap (the capture box was stopped or restarted):",
+		"This recording has %d gaps (the capture box was stopped or restarted):", "missing")
+	list(notes.Silences, "The sound is silent for a while (the microphone may have been muted):",
+		"The sound is silent %d times (the microphone may have been muted):", "silent")
+	list(notes.Black, "The picture is black for a while (the source may have been asleep or muted):",
+		"The picture is black %d times (the source may have been asleep or muted):", "black")
 	return sb.String()
 }
 

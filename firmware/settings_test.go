@@ -109,6 +109,7 @@ func settingsTable(t *testing.T) []setting {
 		{key: "recording.short_policy", value: `"upload-tagged"`},
 		{key: "recording.dir", value: quoteTOML(filepath.Join(dir, "recordings"))},
 		{key: "recording.silence_after", value: `"10s"`},
+		{key: "recording.black_after", value: `"10s"`},
 		{key: "recording.keep_parts_separate", value: `true`},
 		{key: "hardware.console_pin", value: `"4321"`},
 		{key: "upload.chunk_size", value: `"8MiB"`},

@@ -174,6 +174,10 @@ type Sample struct {
 	Key bool
 	// Data is the encoded payload. It belongs to the receiver.
 	Data []byte
+	// Black marks a video sample whose picture was black as the source
+	// saw it before encoding (a laptop asleep, a muted input: video-range
+	// black at luma 16); the recorder notes long stretches of it.
+	Black bool
 }
 
 // VideoFormat describes the picture a capture stream delivers.

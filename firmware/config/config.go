@@ -185,6 +185,10 @@ type Recording struct {
 	// long is noted in the recording's sidecar, for the upload to mention.
 	// Default 30s.
 	SilenceAfter time.Duration `toml:"silence_after"`
+	// BlackAfter: a stretch of black picture (a laptop asleep, a muted
+	// source) at least this long is noted in the recording's sidecar and
+	// in the entry's description. Default 30s.
+	BlackAfter time.Duration `toml:"black_after"`
 	// KeepPartsSeparate uploads each part of a scheduled event (after a
 	// crash, a power cut, a button stop and resume) as an entry of its
 	// own, titled "(part N)". Default false: the parts are joined into one
@@ -290,6 +294,7 @@ func Default() *Config {
 			ShortPolicy:  ShortKeepLocal,
 			Dir:          "/data/capturebox/recordings",
 			SilenceAfter: 30 * time.Second,
+			BlackAfter:   30 * time.Second,
 		},
 		Upload: Upload{
 			ChunkSize:           4 * MiB,

@@ -235,6 +235,7 @@ func validate(c *Config, doc *document, skip map[string]bool) []Problem {
 	v.durationRange("recording.min_length", r.MinLength, 0, 10*time.Minute)
 	v.oneOf("recording.short_policy", r.ShortPolicy, ShortKeepLocal, ShortUploadTagged)
 	v.durationRange("recording.silence_after", r.SilenceAfter, 5*time.Second, time.Hour)
+	v.durationRange("recording.black_after", r.BlackAfter, 5*time.Second, time.Hour)
 	if v.isSet("recording.dir") || !v.failed["box.data_dir"] && !v.skip["box.data_dir"] {
 		v.absPath("recording.dir", r.Dir, false)
 	}

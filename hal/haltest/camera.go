@@ -68,6 +68,7 @@ type FakeCamera struct {
 	unplugged bool
 	unplugSig chan struct{} // closed on Unplug, replaced on Plug
 	openErr   error
+	black     bool  // the source sends a black picture (SetBlack)
 	seq       int64 // picture number, continuous across streams
 	stats     CameraStats
 }
@@ -119,6 +120,14 @@ func (c *FakeCamera) Plug() {
 		c.unplugged = false
 		c.unplugSig = make(chan struct{})
 	}
+}
+
+// SetBlack makes the source's picture black (a laptop asleep, a muted
+// input) or not: the samples delivered from now on are marked Black.
+func (c *FakeCamera) SetBlack(black bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.black = black
 }
 
 // SetOpenError makes Open fail with err (nil clears it), for faults other
@@ -349,6 +358,7 @@ func (s *fakeStream) Next(ctx context.Context) (hal.Sample, error) {
 		s.index++
 		c.seq++
 		c.stats.Frames++
+		black := c.black
 		c.mu.Unlock()
 		return hal.Sample{
 			Kind:     hal.Video,
@@ -357,6 +367,7 @@ func (s *fakeStream) Next(ctx context.Context) (hal.Sample, error) {
 			Duration: s.due(s.index).Sub(due),
 			Key:      key,
 			Data:     au,
+			Black:    black,
 		}, nil
 	}
 }
