@@ -188,7 +188,7 @@ func TestDiskFullWithSound(t *testing.T) {
 	var res capture.Result
 	var t0 time.Time
 	synctest.Test(t, func(t *testing.T) {
-		r, _, _ := soundRecorder(t, dir, capture.Config{FS: fullFS{disk}})
+		r, _, _ := soundRecorder(t, dir, capture.Config{FS: fullFS{disk}, FragmentDuration: time.Second})
 		t0 = time.Now()
 		if _, err := r.Start("fullav", capture.Meta{}); err != nil {
 			t.Fatal(err)
