@@ -121,7 +121,10 @@ func card(t *testing.T, e env, extra int64) (img, rootfs string) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	defaults := "CAPTUREBOX_CONFIG=/boot/capturebox.toml\nCAPTUREBOX_ARGS=-dev\nCAPTUREBOX_CONSOLE_STDIO=1\nCONSOLE=/dev/ttyAMA0\nHEALTH_TIMEOUT=10\n"
+	// HEALTH_TIMEOUT is 900 s on a card; here 20 s, the box's start and
+	// first sync under TCG (5-6 s to ready, then a session and a sync) with
+	// room for a loaded machine: at 10 s a good update was rebooted twice.
+	defaults := fmt.Sprintf("CAPTUREBOX_CONFIG=/boot/capturebox.toml\nCAPTUREBOX_ARGS=-dev\nCAPTUREBOX_CONSOLE_STDIO=1\nCONSOLE=/dev/ttyAMA0\nHEALTH_TIMEOUT=%d\n", healthTimeout)
 	os.WriteFile(filepath.Join(root, "etc/default/capturebox"), []byte(defaults), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/hostname"), []byte("capturebox\n"), 0o644)
 	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
@@ -306,6 +309,9 @@ func bootUntil(t *testing.T, e env, img, want string) string {
 // simInit is S85kalturasim of the good update's root filesystem (a test
 // addition, not part of the tree): a Kaltura simulator on the guest's
 // loopback, and a capturebox.toml on the boot partition that points to it.
+// healthTimeout is the image's HEALTH_TIMEOUT in this test, in seconds.
+const healthTimeout = 20
+
 const simInit = `#!/bin/sh
 [ "$1" = start ] || exit 0
 ifconfig lo 127.0.0.1 up
@@ -470,7 +476,7 @@ func TestImageBootsInVMWithDebianBusyboxStandingInForBuildroot(t *testing.T) {
 		out := bootUntilReboot(t, e, img)
 		if !strings.Contains(out, "bootinit: slot B (/dev/vda3)") ||
 			!strings.Contains(out, fmt.Sprintf("slot B is on trial (%d boots left)", 3-try)) ||
-			!strings.Contains(out, "capturebox-health: slot B synced no schedule within 10s: rebooting") {
+			!strings.Contains(out, fmt.Sprintf("capturebox-health: slot B synced no schedule within %ds: rebooting", healthTimeout)) {
 			t.Fatalf("bad update, boot %d: not slot B on trial, rebooted by the health check:\n%s", try, out)
 		}
 	}
