@@ -125,8 +125,15 @@ func TestChunksInFlight(t *testing.T) {
 		if last.at != 10*chunk || last.inFlight != 1 {
 			t.Errorf("final chunk %+v: want offset %d, alone", last, 10*chunk)
 		}
-		if len(g.starts) != 11 {
-			t.Errorf("%d chunk uploads, want 11: %+v", len(g.starts), g.starts)
+		// Eleven chunks, each sent at least once; a chunk the server
+		// answered with an error is sent again (on a busy machine the
+		// parked one may time out), which is no fault.
+		sent := map[int64]bool{}
+		for _, s := range g.starts {
+			sent[s.at] = true
+		}
+		if len(sent) != 11 || len(g.starts) > 11 && g.errAt < 0 {
+			t.Errorf("%d chunk uploads of %d offsets (first error at %d), want the 11 chunks: %+v", len(g.starts), len(sent), g.errAt, g.starts)
 		}
 		for _, c := range h.fake.Calls() {
 			if c.Action == "upload" && c.Params["finalChunk"] == "1" && c.Params["resumeAt"] != strconv.Itoa(10*chunk) {
