@@ -156,7 +156,8 @@ func printable(s string) string {
 }
 
 // Show implements hal.Display. It returns at once; the screen reaches the
-// port within MinInterval. A write error since the last Show is returned.
+// port within MinInterval. It returns the error of the last write, when
+// that write failed and no Show has returned it yet.
 func (d *Display) Show(lines ...string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -325,13 +326,19 @@ func (d *Display) run() {
 		}
 		d.mu.Unlock()
 		if len(out) > 0 {
-			if _, err := d.w.Write(out); err != nil {
+			_, err := d.w.Write(out)
+			if err != nil {
 				d.opt.Logger.Error("display: write", "err", err)
-				d.mu.Lock()
-				d.err = err
-				d.wire = nil // set the display up again next time
-				d.mu.Unlock()
 			}
+			d.mu.Lock()
+			// Show reports the port as the last write found it: a write
+			// that succeeds clears an error from before, so a Show after
+			// the port came back never returns a failure that raced it.
+			d.err = err
+			if err != nil {
+				d.wire = nil // set the display up again next time
+			}
+			d.mu.Unlock()
 		}
 		if closing && (wait < 0 || !due) {
 			return

@@ -243,10 +243,14 @@ func TestDisplayWriteError(t *testing.T) {
 			t.Fatal(err)
 		}
 		d.Show("one")
-		time.Sleep(time.Second)
+		// Between two of the writer's tries (every MinInterval, 250 ms),
+		// and with the writer idle, so that "two" is never written.
+		time.Sleep(1100 * time.Millisecond)
+		synctest.Wait()
 		if err := d.Show("two"); err == nil || !strings.Contains(err.Error(), "unplugged") {
 			t.Errorf("Show after a failed write: %v", err)
 		}
+		synctest.Wait()
 		// Plugged back in: the display is set up again from scratch.
 		w.mu.Lock()
 		w.fail = nil

@@ -31,6 +31,15 @@ if [ "$(id -u)" != 0 ]; then
 	fi
 fi
 
+# apt_update refreshes the host's package lists. A mirror caught mid-sync
+# serves one index that does not match its Release file and apt exits 100
+# having ignored only that list: warn and go on, so the install that follows
+# fails by the package's name if that list was the one it needed.
+apt_update() {
+	$SUDO apt-get -o Acquire::Retries=3 update -qq >&2 ||
+		echo "ensure-tools: warning: apt-get update could not fetch every list (above); going on with those it fetched" >&2
+}
+
 updated=""
 apt_install() {
 	local missing=()
@@ -40,7 +49,7 @@ apt_install() {
 	[ ${#missing[@]} -eq 0 ] && return 0
 	echo "ensure-tools: installing ${missing[*]}" >&2
 	if [ -z "$updated" ]; then
-		$SUDO apt-get update -qq >&2
+		apt_update
 		updated=1
 	fi
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
@@ -128,7 +137,7 @@ for group in "$@"; do
 			rm -rf "$dest/deb" "$dest/x"
 			mkdir -p "$dest/deb"
 			if ! (cd "$dest/deb" && apt-get download prometheus >&2); then
-				$SUDO apt-get update -qq >&2
+				apt_update
 				(cd "$dest/deb" && apt-get download prometheus >&2)
 			fi
 			dpkg -x "$dest"/deb/prometheus_*.deb "$dest/x"

@@ -55,14 +55,29 @@ aptopts=(
 	-o "APT::Architectures::=armhf"
 	-o "Debug::NoLocking=1"
 	-o "Acquire::Languages=none"
+	-o "Acquire::Retries=3"
 )
 # Downloads land in a folder of ours; apt drops to _apt only as root, and
 # that user cannot write inside the repository, so keep root there.
 if [ "$(id -u)" = 0 ]; then aptopts+=(-o "APT::Sandbox::User=root"); fi
 export TMPDIR="$APT/tmp"
 
-echo "vmlab/fetch: apt-get update (private lists for arm64, armhf)" >&2
-apt-get "${aptopts[@]}" update -qq >&2
+# update_lists fetches the package lists. A mirror caught mid-sync serves an
+# index that does not match its Release file (seen: bookworm-security's
+# armhf Packages.xz, for a whole day): apt ignores that one list and exits
+# 100. Try again twice, then go on with the lists that did arrive: the kernel
+# and busybox are then resolved from the other suites (bookworm's own
+# release), and a package no list names fails below with its name.
+update_lists() {
+	local try
+	for try in 1 2 3; do
+		echo "vmlab/fetch: apt-get update (private lists for arm64, armhf), try $try of 3" >&2
+		if apt-get "${aptopts[@]}" update -qq >&2; then return 0; fi
+		[ "$try" -lt 3 ] && sleep $((try * 5))
+	done
+	echo "vmlab/fetch: warning: some package lists did not download (above); going on with those that did" >&2
+}
+update_lists
 
 # depof META ARCH: the kernel image package a metapackage depends on.
 depof() {
