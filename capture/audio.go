@@ -34,9 +34,12 @@ const (
 	DefaultSilenceAfter = 30 * time.Second
 	DefaultSilenceLevel = -50.0 // dBFS
 	// audioDrain bounds how long Stop waits for the sound to catch up
-	// with the last video frame (the packet being filled and the input's
-	// period).
-	audioDrain = 250 * time.Millisecond
+	// with the last video frame while no sound arrives (the packet being
+	// filled and the input's period); audioDrainMax bounds the whole wait
+	// while sound keeps arriving (an encoder behind a busy CPU, up to the
+	// reader's queue of audioQueue periods).
+	audioDrain    = 250 * time.Millisecond
+	audioDrainMax = 3 * time.Second
 )
 
 // AudioNotes is what a sidecar says about a recording's sound, so that
@@ -376,18 +379,22 @@ func (rc *Recording) writeNotesLocked() {
 	}
 }
 
-// drainAudio stops the recording taking video and waits, for at most
-// audioDrain, until its sound reaches the end of its last video frame or
-// the stop, whichever is earlier, so that both tracks end together. The
-// stop bounds it because a frame that arrives at the very instant of the
-// stop may or may not be in the file (the stop and the frame race); with
-// the bound, when the recording closes does not depend on which won.
+// drainAudio stops the recording taking video and waits until its sound
+// reaches the end of its last video frame or the stop, whichever is
+// earlier, so that both tracks end together. The stop bounds it because a
+// frame that arrives at the very instant of the stop may or may not be in
+// the file (the stop and the frame race); with the bound, when the
+// recording closes does not depend on which won. The wait ends when no
+// sound has arrived for audioDrain, or after audioDrainMax: sound captured
+// before the stop but still queued for a busy encoder is kept.
 func (rc *Recording) drainAudio() {
 	if rc.rec.cfg.Audio == nil {
 		return
 	}
-	t := time.NewTimer(audioDrain)
-	defer t.Stop()
+	stall := time.NewTimer(audioDrain)
+	defer stall.Stop()
+	limit := time.NewTimer(audioDrainMax)
+	defer limit.Stop()
 	for {
 		rc.mu.Lock()
 		if !rc.videoClosed {
@@ -408,7 +415,10 @@ func (rc *Recording) drainAudio() {
 		rc.mu.Unlock()
 		select {
 		case <-moved:
-		case <-t.C:
+			stall.Reset(audioDrain)
+		case <-stall.C:
+			return
+		case <-limit.C:
 			return
 		}
 	}

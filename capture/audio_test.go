@@ -285,3 +285,62 @@ func TestListen(t *testing.T) {
 		}
 	})
 }
+
+// slowCodec is PCMCodec behind an encoder that takes perPacket for every
+// packet: a sound encoder behind a busy CPU, slower than real time.
+type slowCodec struct {
+	haltest.PCMCodec
+	perPacket time.Duration
+}
+
+func (c slowCodec) NewEncoder(in hal.AudioFormat) (hal.AudioEncoder, error) {
+	e, err := c.PCMCodec.NewEncoder(in)
+	if err != nil {
+		return nil, err
+	}
+	return slowEncoder{e, c.perPacket}, nil
+}
+
+type slowEncoder struct {
+	hal.AudioEncoder
+	perPacket time.Duration
+}
+
+func (e slowEncoder) Encode(pcm []int16) ([]byte, error) {
+	time.Sleep(e.perPacket)
+	return e.AudioEncoder.Encode(pcm)
+}
+
+// TestStopKeepsQueuedSound: an encoder at 0.8 times real time is 1.6 s
+// behind when an 8 s recording stops; the sound captured before the stop
+// but still queued for it reaches the file, and both tracks end together.
+func TestStopKeepsQueuedSound(t *testing.T) {
+	dir := t.TempDir()
+	var res capture.Result
+	synctest.Test(t, func(t *testing.T) {
+		cam := haltest.NewFakeCamera(haltest.CameraConfig{})
+		mic := haltest.NewFakeMicrophone(haltest.MicConfig{})
+		r := newRecorder(t, cam, capture.Config{Dir: dir, Audio: mic,
+			AudioCodec: slowCodec{perPacket: 25 * time.Millisecond}})
+		if _, err := r.Start("slow", capture.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(8*time.Second - time.Millisecond)
+		var err error
+		if res, err = r.Stop("slow"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	sc, err := capture.ReadSidecar(dir, "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Audio == nil || len(sc.Audio.Gaps) != 0 {
+		t.Errorf("sound notes %+v, want no gaps", sc.Audio)
+	}
+	info := capturetest.ProbeAudio(t, res.Path)
+	video := capturetest.Probe(t, res.Path)
+	if frame := 1.0 / 30; math.Abs(info.Start+info.Duration-video.Duration) > frame {
+		t.Errorf("sound %.3f s from %.3f, video %.3f s: the tracks do not end together", info.Duration, info.Start, video.Duration)
+	}
+}
