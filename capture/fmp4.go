@@ -2,9 +2,11 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"time"
@@ -70,7 +72,16 @@ type fmp4Writer struct {
 	sps, pps []byte
 	samples  int
 	audio    *audioTrack // the sound track; nil when the file has none
+	// mdat and enc are the buffers of the last fragment, kept for the
+	// next one (a fragment is about the same size as the one before);
+	// see keepBuffer.
+	mdat []byte
+	enc  bytes.Buffer
 }
+
+// keptBufferMax bounds the fragment buffers a writer keeps between
+// fragments: a larger one (an unusual burst) is left to the collector.
+const keptBufferMax = 8 << 20
 
 // createFMP4 creates path (which must not exist), writes the init segment
 // built from the parameter sets of the key sample first, and fsyncs the
@@ -211,22 +222,61 @@ func (w *fmp4Writer) add(s hal.Sample) error {
 // toAVCC converts an Annex B access unit to length-prefixed NAL units,
 // leaving out access unit delimiters. Parameter sets stay in band: an
 // encoder may give each IDR new SPS/PPS ids (openh264 does), so the
-// sample entry's copies (avc3) cannot serve the whole file.
+// sample entry's copies (avc3) cannot serve the whole file. The result is
+// one allocation of its exact size (it outlives annexB, which the encoder
+// may reuse).
 func toAVCC(annexB []byte) []byte {
-	var out []byte
-	for _, nalu := range avc.ExtractNalusFromByteStream(annexB) {
-		if len(nalu) == 0 {
+	var nalus [8][]byte
+	list := nalus[:0]
+	size := 0
+	for nalu := range annexBNALUs(annexB) {
+		if len(nalu) == 0 || avc.GetNaluType(nalu[0]) == avc.NALU_AUD {
 			continue
 		}
-		switch avc.GetNaluType(nalu[0]) {
-		case avc.NALU_AUD:
-			continue
-		}
-		n := len(nalu)
-		out = append(out, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		list = append(list, nalu)
+		size += 4 + len(nalu)
+	}
+	out := make([]byte, 0, size)
+	for _, nalu := range list {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(nalu)))
 		out = append(out, nalu...)
 	}
 	return out
+}
+
+// annexBStartCode is the three bytes that begin each NAL unit of an
+// Annex B byte stream (a four-byte start code is a zero byte before it).
+var annexBStartCode = []byte{0, 0, 1}
+
+// annexBNALUs yields the NAL units of an Annex B byte stream as
+// sub-slices of it, without their start codes and, but for the last, the
+// zero bytes before the next start code: what mp4ff's
+// avc.ExtractNalusFromByteStream returns, without copying each unit.
+func annexBNALUs(b []byte) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		start := -1
+		for i := 0; ; {
+			j := bytes.Index(b[i:], annexBStartCode)
+			if j < 0 || i+j >= len(b)-len(annexBStartCode) {
+				break // none, or one that ends the stream (mp4ff ignores it too)
+			}
+			j += i
+			if start >= 0 {
+				end := j
+				for end > start+1 && b[end-1] == 0 {
+					end--
+				}
+				if !yield(b[start:end]) {
+					return
+				}
+			}
+			start = j + len(annexBStartCode)
+			i = start
+		}
+		if start >= 0 {
+			yield(b[start:])
+		}
+	}
 }
 
 // flush writes the pending samples, video and sound, as one fragment and
@@ -242,6 +292,7 @@ func (w *fmp4Writer) flush(next time.Time) error {
 	if err != nil {
 		return fmt.Errorf("write fragment: %w", err)
 	}
+	frag.Mdat.SetData(w.mdat[:0])
 	var fragEnd time.Time
 	for i, p := range w.pending {
 		start := ticks(p.at.Sub(w.origin))
@@ -273,11 +324,14 @@ func (w *fmp4Writer) flush(next time.Time) error {
 	if err := w.addAudioSamples(frag); err != nil {
 		return fmt.Errorf("write fragment %d: %w", w.seq, err)
 	}
-	var buf bytes.Buffer
-	if err := frag.Encode(&buf); err != nil {
+	w.enc.Reset()
+	w.enc.Grow(int(frag.Size()))
+	if err := frag.Encode(&w.enc); err != nil {
 		return fmt.Errorf("encode fragment %d: %w", w.seq, err)
 	}
-	if err := w.writeSync(buf.Bytes()); err != nil {
+	err = w.writeSync(w.enc.Bytes())
+	w.keepBuffers(frag.Mdat.Data)
+	if err != nil {
 		return fmt.Errorf("write fragment %d: %w", w.seq, err)
 	}
 	if !fragEnd.IsZero() { // a fragment of sound only leaves the video's end
@@ -288,6 +342,18 @@ func (w *fmp4Writer) flush(next time.Time) error {
 	w.pending = w.pending[:0]
 	w.audioWritten()
 	return nil
+}
+
+// keepBuffers keeps a written fragment's buffers for the next one, unless
+// they grew past keptBufferMax.
+func (w *fmp4Writer) keepBuffers(mdat []byte) {
+	w.mdat = nil
+	if cap(mdat) <= keptBufferMax {
+		w.mdat = mdat[:0]
+	}
+	if w.enc.Cap() > keptBufferMax {
+		w.enc = bytes.Buffer{}
+	}
 }
 
 // gap ends the current run of samples: the pending fragment is written
