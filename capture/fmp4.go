@@ -74,7 +74,7 @@ type fmp4Writer struct {
 	audio    *audioTrack // the sound track; nil when the file has none
 	// mdat and enc are the buffers of the last fragment, kept for the
 	// next one (a fragment is about the same size as the one before);
-	// see keepBuffer.
+	// see keepBuffers.
 	mdat []byte
 	enc  bytes.Buffer
 }
